@@ -1,0 +1,30 @@
+"""axolotl-plug: PLUG (pivot-language guided generation, ACL 2024) for axolotl.
+
+`import axolotl_plug` stays light: the plugin class (which imports axolotl) loads on
+first use of `axolotl_plug.PlugPlugin`.
+"""
+
+__version__ = "0.1.0"
+
+from .extract import Extraction, extract  # noqa: E402
+from .languages import LANGUAGES, Language, get_language  # noqa: E402
+from .layout import build_conversation, prompt_messages  # noqa: E402
+
+__all__ = [
+    "LANGUAGES",
+    "Extraction",
+    "Language",
+    "PlugPlugin",
+    "build_conversation",
+    "extract",
+    "get_language",
+    "prompt_messages",
+]
+
+
+def __getattr__(name):
+    if name == "PlugPlugin":
+        from .plugin import PlugPlugin
+
+        return PlugPlugin
+    raise AttributeError(f"module 'axolotl_plug' has no attribute {name!r}")

@@ -1,0 +1,116 @@
+"""The `plug:` config block: the only place its keys are declared and documented."""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class _Strict(BaseModel):
+    # a misspelt key must fail loudly, not be dropped
+    model_config = ConfigDict(extra="forbid")
+
+
+class PlugFields(_Strict):
+    """Column names of a PLUG row."""
+
+    instruction: str = Field(default="instruction", description="Instruction in the target language.")
+    response: str = Field(default="response", description="Response in the target language.")
+    pivot_instruction: str = Field(
+        default="pivot_instruction", description="The same instruction in the pivot language."
+    )
+    pivot_response: str = Field(
+        default="pivot_response", description="The same response in the pivot language."
+    )
+    system: str = Field(
+        default="system",
+        description="Optional per-row system prompt; when present and non-empty it replaces "
+        "plug.system_prompt for that row.",
+    )
+    lang: str = Field(
+        default="lang",
+        description="Optional per-row target language code; overrides plug.target_language, "
+        "so one dataset can mix languages.",
+    )
+
+
+class LanguageHeaders(_Strict):
+    """Header overrides for one language (any field left out keeps the table's value)."""
+
+    instruction: Optional[str] = Field(
+        default=None, description="Header before the instruction restated in this language."
+    )
+    response: Optional[str] = Field(default=None, description="Header before the answer in this language.")
+    name: Optional[str] = Field(
+        default=None, description="English name used in system prompts (needed for codes outside the table)."
+    )
+
+
+class PlugConfig(_Strict):
+    """PLUG training settings (the `plug:` block of an axolotl config)."""
+
+    target_language: Optional[str] = Field(
+        default=None,
+        description="ISO 639-1 code of the language the model must answer in. Rows may "
+        "override it with their `lang` column; one of the two is required.",
+    )
+    pivot_language: str = Field(
+        default="en", description="ISO 639-1 code of the pivot language (any language of the table)."
+    )
+    mode: Literal["plug", "monolingual"] = Field(
+        default="plug",
+        description="`plug`: restate, answer in the pivot, then in the target language. "
+        "`monolingual`: the paper's baseline, target response only with the monolingual "
+        "system prompt, from the same rows.",
+    )
+    include_pivot_instruction: bool = Field(
+        default=True, description="Start the answer with the instruction restated in the pivot language."
+    )
+    train_on_pivot: bool = Field(
+        default=True,
+        description="Train on the pivot instruction and pivot response. false masks them "
+        "(the ablation): only the target section and end of turn are trained.",
+    )
+    order: Literal["pivot_first", "target_first"] = Field(
+        default="pivot_first",
+        description="`pivot_first` (the method) or `target_first` (the paper's ablation).",
+    )
+    system_prompt: str = Field(
+        default="default",
+        description="`default`: the language-aware PLUG (or monolingual) prompt; `none`: no "
+        "system turn; any other string is used as is after filling {pivot} and {target} "
+        "with the languages' English names.",
+    )
+    headers: dict[str, LanguageHeaders] = Field(
+        default_factory=dict,
+        description="Per-language header overrides, e.g. {zh: {response: '答：'}}.",
+    )
+    response_template: Optional[str] = Field(
+        default=None,
+        description="Jinja file laying out the assistant answer (a path, or the name of a "
+        "file in prompt_templates/). Default: the shipped plug_response.jinja.",
+    )
+    chat_template: Optional[str] = Field(
+        default=None,
+        description="Conversation template to train and save with the model: a shipped name "
+        "(`plug_tulu`, the paper's format) or a path to a .jinja file. Leave unset to use "
+        "the config's own chat_template / the tokenizer's.",
+    )
+    on_bad_row: Literal["error", "skip"] = Field(
+        default="error",
+        description="`error`: stop with a message naming dataset, row and field. `skip`: "
+        "drop such rows, count them and log the counts.",
+    )
+    fields: PlugFields = Field(default_factory=PlugFields, description="Column names of the rows.")
+
+    @field_validator("target_language", "pivot_language")
+    @classmethod
+    def _lowercase_code(cls, code: Optional[str]) -> Optional[str]:
+        return code.strip().lower() if code else code
+
+
+class PlugArgs(BaseModel):
+    """Mixed into axolotl's config class by PlugPlugin.get_input_args."""
+
+    plug: Optional[PlugConfig] = Field(default=None, description="PLUG settings; see PlugConfig.")

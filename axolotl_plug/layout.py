@@ -1,0 +1,194 @@
+"""Pure layout: a PLUG row and the settings -> a conversation and its trained spans.
+
+Training and evaluation both build prompts here (`build_conversation`,
+`prompt_messages`), so the system prompt and user turn can never drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .args import PlugConfig
+from .languages import Language, UnknownLanguageError, get_language
+from .templates import (
+    DEFAULT_RESPONSE_TEMPLATE,
+    MARKER_CHARS,
+    read_template,
+    render_marked,
+    resolve_template,
+)
+
+
+class RowError(ValueError):
+    """A row that cannot become a PLUG conversation; `field` names the culprit column."""
+
+    def __init__(self, field: str, problem: str):
+        super().__init__(f"field {field!r}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+@dataclass
+class Conversation:
+    """One training conversation: chat messages plus what to train in the answer."""
+
+    messages: list[dict[str, str]]
+    lang: str
+    # character spans inside the assistant content that carry loss
+    trained: list[tuple[int, int]]
+    # span of every layout variable (headers, instructions, responses) in the content
+    sections: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def answer(self) -> str:
+        return self.messages[-1]["content"]
+
+
+def languages_for(lang: str, config: PlugConfig) -> tuple[Language, Language]:
+    """The (target, pivot) table entries for a row in `lang`, header overrides applied."""
+    overrides = {code: h.model_dump() for code, h in config.headers.items()}
+    return get_language(lang, overrides), get_language(config.pivot_language, overrides)
+
+
+def system_prompt(config: PlugConfig, target: Language, pivot: Language) -> str | None:
+    """The system turn for a row, or None when `plug.system_prompt` is `none`."""
+    if config.system_prompt == "none":
+        return None
+    if config.system_prompt != "default":
+        return config.system_prompt.replace("{pivot}", pivot.name).replace("{target}", target.name)
+    if config.mode == "monolingual":
+        return f"Please respond to the following user message in {target.name}."
+    first, second = (pivot, target) if config.order == "pivot_first" else (target, pivot)
+    if config.include_pivot_instruction:
+        return (
+            f"Please interpret the instruction in {pivot.name}, and then respond both "
+            f"in {first.name} and in {second.name}."
+        )
+    return f"Please respond to the following user message both in {first.name} and in {second.name}."
+
+
+def prompt_messages(
+    instruction: str, lang: str, config: PlugConfig, system: str | None = None
+) -> list[dict[str, str]]:
+    """Messages up to and including the user turn: the prompt a model answers at test time."""
+    target, pivot = languages_for(lang, config)
+    system = system or system_prompt(config, target, pivot)
+    messages = [{"role": "system", "content": system}] if system else []
+    messages.append({"role": "user", "content": instruction})
+    return messages
+
+
+def _required_variables(config: PlugConfig) -> list[str]:
+    names = ["target_response_header", "target_response"]
+    if config.mode == "plug":
+        names += ["pivot_response_header", "pivot_response"]
+        if config.include_pivot_instruction:
+            names += ["pivot_instruction_header", "pivot_instruction"]
+    return names
+
+
+def layout_source(config: PlugConfig, config_dir: str | Path | None = None) -> tuple[str, str]:
+    """(name, jinja source) of the answer layout the config asks for."""
+    path = resolve_template(config.response_template or DEFAULT_RESPONSE_TEMPLATE, config_dir)
+    return str(path), read_template(str(path))
+
+
+def lay_out_answer(
+    target_response: str,
+    pivot_instruction: str | None,
+    pivot_response: str | None,
+    target: Language,
+    pivot: Language,
+    config: PlugConfig,
+    layout: tuple[str, str],
+) -> tuple[str, dict[str, tuple[int, int]]]:
+    """The assistant content and the span of each variable in it."""
+    if config.mode == "monolingual":
+        return target_response, {"target_response": (0, len(target_response))}
+    values = {
+        "pivot_response_header": pivot.response_header,
+        "pivot_response": pivot_response or "",
+        "target_response_header": target.response_header,
+        "target_response": target_response,
+    }
+    if config.include_pivot_instruction:
+        values["pivot_instruction_header"] = pivot.instruction_header
+        values["pivot_instruction"] = pivot_instruction or ""
+    extra = {
+        "include_pivot_instruction": config.include_pivot_instruction,
+        "order": config.order,
+        "pivot": pivot,
+        "target": target,
+    }
+    content, spans = render_marked(layout[1], values, extra)
+    missing = [name for name in _required_variables(config) if name not in spans]
+    if missing:
+        raise ValueError(
+            f"response template {layout[0]} does not insert "
+            + ", ".join("{{ " + name + " }}" for name in missing)
+        )
+    return content, spans
+
+
+def trained_spans(content: str, spans: dict[str, tuple[int, int]], config: PlugConfig) -> list[tuple[int, int]]:
+    """Character spans of the answer that carry loss.
+
+    Everything, unless `train_on_pivot` is off: then only the target section, from its
+    header to the end of the target response.
+    """
+    if config.train_on_pivot or config.mode == "monolingual":
+        return [(0, len(content))]
+    start = spans.get("target_response_header", spans["target_response"])[0]
+    return [(start, spans["target_response"][1])]
+
+
+def _text(row: Mapping[str, Any], name: str, required: bool = True) -> str | None:
+    value = row.get(name)
+    if value is None:
+        if required:
+            raise RowError(name, "missing")
+        return None
+    if not isinstance(value, str):
+        raise RowError(name, f"expected text, got {type(value).__name__} {value!r:.60}")
+    if not value.strip():
+        if required:
+            raise RowError(name, "empty")
+        return None
+    if MARKER_CHARS & set(value):
+        raise RowError(name, "contains private-use characters U+E000..U+E002, reserved by axolotl-plug")
+    return value
+
+
+def build_conversation(
+    row: Mapping[str, Any], config: PlugConfig, layout: tuple[str, str] | None = None
+) -> Conversation:
+    """Turn one PLUG row into a conversation. Raises RowError naming the bad field."""
+    fields = config.fields
+    lang = _text(row, fields.lang, required=False) or config.target_language
+    if not lang:
+        raise RowError(fields.lang, "no target language: set plug.target_language or give rows a language column")
+    lang = lang.strip().lower()
+    try:
+        target, pivot = languages_for(lang, config)
+    except UnknownLanguageError as exc:
+        raise RowError(fields.lang, str(exc)) from None
+    if target.code == pivot.code:
+        raise RowError(fields.lang, f"target language {lang!r} is the pivot language")
+
+    instruction = _text(row, fields.instruction)
+    response = _text(row, fields.response)
+    pivot_instruction = pivot_response = None
+    if config.mode == "plug":
+        pivot_response = _text(row, fields.pivot_response)
+        if config.include_pivot_instruction:
+            pivot_instruction = _text(row, fields.pivot_instruction)
+
+    content, spans = lay_out_answer(
+        response, pivot_instruction, pivot_response, target, pivot, config,
+        layout or layout_source(config),
+    )
+    messages = prompt_messages(instruction, lang, config, system=_text(row, fields.system, required=False))
+    messages.append({"role": "assistant", "content": content})
+    return Conversation(messages, lang, trained_spans(content, spans, config), spans)

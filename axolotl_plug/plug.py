@@ -1,0 +1,232 @@
+"""The PLUG dataset type: `type: plug` (rewritten by the plugin) or `type: axolotl_plug.plug`.
+
+axolotl imports this module and calls `load(tokenizer, cfg, ds_cfg)`; the returned
+strategy tokenizes a whole dataset, so bad rows can be reported with their row index
+from the main process instead of crashing a map worker.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from axolotl.prompt_tokenizers import DatasetWrappingStrategy
+from axolotl.utils.logging import get_logger
+from datasets import Dataset
+from pydantic import BaseModel
+
+from .args import PlugConfig
+from .layout import RowError, build_conversation, layout_source
+from .tokenize import IGNORE, EndOfTurn, answer_offset, label_tokens, render
+
+LOG = get_logger(__name__)
+
+PLUGIN_NAME = "axolotl_plug.PlugPlugin"
+_ERROR, _REASON, _ROW = "plug_error", "plug_reason", "plug_row"
+
+
+class PlugDataError(ValueError):
+    """Bad rows under `on_bad_row: error`; the message names dataset, rows and fields."""
+
+
+@dataclass
+class DatasetReport:
+    """What happened to one dataset; kept for `axolotl plug audit`."""
+
+    name: str
+    rows_in: int
+    dropped: Counter = field(default_factory=Counter)
+    dataset: Dataset | None = None
+    strategy: "PlugStrategy | None" = None
+
+    @property
+    def rows_out(self) -> int:
+        return self.rows_in - sum(self.dropped.values())
+
+
+# reports of the datasets tokenized in this process, newest last
+REPORTS: list[DatasetReport] = []
+
+
+def config_from(cfg) -> PlugConfig:
+    return PlugConfig.model_validate(dict(cfg.get("plug") or {}))
+
+
+class PlugStrategy(DatasetWrappingStrategy):
+    """Tokenizes PLUG rows: layout, one render, one tokenizer pass, labels."""
+
+    def __init__(self, tokenizer, cfg, ds_cfg: dict[str, Any]):
+        from axolotl.prompt_strategies.chat_template import StrategyLoader
+
+        self.tokenizer = tokenizer
+        self.config = config_from(cfg)
+        self.name = _dataset_name(ds_cfg)
+        self.sequence_len = cfg.sequence_len
+        self.layout = layout_source(self.config)
+        # The stock strategy gives the exact end-of-turn rules, the chat template and
+        # the fallback for templates we cannot read character offsets from.
+        self.stock = StrategyLoader()(tokenizer, cfg, {**ds_cfg, "field_messages": "messages"})
+        self.chat_template = self.stock.prompter.chat_template
+        self.template_kwargs = dict(cfg.get("chat_template_kwargs") or {})
+        self.end_of_turn = EndOfTurn.from_stock(self.stock)
+        self.fallback_reason = _fallback_reason(tokenizer, cfg, self.stock)
+        if self.fallback_reason:
+            LOG.info(f"PLUG {self.name}: using axolotl's stock chat_template path ({self.fallback_reason})")
+
+    # -- one batch of rows -------------------------------------------------------------
+    def tokenize_batch(self, batch: dict[str, list], indices: list[int]) -> dict[str, list]:
+        rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
+        out: dict[str, list] = {k: [] for k in ("input_ids", "attention_mask", "labels", _ERROR, _REASON, _ROW)}
+        conversations, texts = [], []
+        for row in rows:
+            try:
+                conversation = build_conversation(row, self.config, self.layout)
+            except RowError as exc:
+                conversations.append(exc)
+                texts.append(None)
+                continue
+            conversations.append(conversation)
+            texts.append(None if self.fallback_reason else render(
+                self.tokenizer, self.chat_template, conversation.messages, self.template_kwargs
+            ))
+        fast = [i for i, t in enumerate(texts) if t is not None]
+        encodings = self.tokenizer(
+            [texts[i] for i in fast], add_special_tokens=False, return_offsets_mapping=True
+        ) if fast else {"input_ids": [], "offset_mapping": []}
+        encoded = dict(zip(fast, zip(encodings["input_ids"], encodings["offset_mapping"])))
+
+        for i, (index, conversation) in enumerate(zip(indices, conversations)):
+            ids: list[int] = []
+            labels: list[int] = []
+            error = None
+            if isinstance(conversation, RowError):
+                error = conversation
+            else:
+                ids, labels = self._labels(conversation, texts[i], encoded.get(i))
+                first = next((k for k, label in enumerate(labels) if label != IGNORE), None)
+                if first is None or first >= self.sequence_len:
+                    error = RowError(
+                        self.config.fields.instruction,
+                        f"no trainable token within sequence_len={self.sequence_len} "
+                        f"(the prompt alone is {first if first is not None else len(ids)} tokens)",
+                    )
+            out["input_ids"].append([] if error else ids)
+            out["labels"].append([] if error else labels)
+            out["attention_mask"].append([] if error else [1] * len(ids))
+            out[_ERROR].append(str(error) if error else "")
+            out[_REASON].append(_reason(error) if error else "")
+            out[_ROW].append(index)
+        return out
+
+    def _labels(self, conversation, text, encoding) -> tuple[list[int], list[int]]:
+        if encoding is not None:
+            start = answer_offset(text, conversation.answer)
+            if start >= 0:
+                ids, offsets = encoding
+                spans = [(start + lo, start + hi) for lo, hi in conversation.trained]
+                answer = (start, start + len(conversation.answer))
+                return list(ids), label_tokens(ids, offsets, answer, spans, self.end_of_turn)
+        return self._stock_labels(conversation)
+
+    def _stock_labels(self, conversation) -> tuple[list[int], list[int]]:
+        """axolotl's own path: the answer as content parts flagged trained or not."""
+        answer = conversation.answer
+        parts, pos = [], 0
+        for lo, hi in conversation.trained:
+            if lo > pos:
+                parts.append({"text": answer[pos:lo], "train": False})
+            parts.append({"text": answer[lo:hi], "train": True})
+            pos = hi
+        if pos < len(answer):
+            parts.append({"text": answer[pos:], "train": False})
+        content = answer if parts == [{"text": answer, "train": True}] else parts
+        messages = conversation.messages[:-1] + [{"role": "assistant", "content": content}]
+        result = self.stock._tokenize_single_prompt({"messages": messages})
+        return list(result["input_ids"]), list(result["labels"])
+
+    # -- the whole dataset ---------------------------------------------------------------
+    def wrap_dataset(self, dataset, process_count: int | None = None, keep_in_memory: bool | None = False, **kwargs):
+        if not isinstance(dataset, Dataset):
+            raise ValueError(f"PLUG dataset {self.name}: streaming datasets are not supported; load it as a regular dataset")
+        num_proc = process_count if process_count and process_count > 1 and len(dataset) >= 2 * process_count else None
+        tokenized = dataset.map(
+            self.tokenize_batch,
+            batched=True,
+            with_indices=True,
+            remove_columns=dataset.column_names,
+            num_proc=num_proc,
+            keep_in_memory=bool(keep_in_memory),
+            desc=f"PLUG: tokenizing {self.name}",
+        )
+        return self._settle_bad_rows(tokenized)
+
+    def _settle_bad_rows(self, tokenized: Dataset) -> Dataset:
+        report = DatasetReport(self.name, len(tokenized), strategy=self)
+        errors = tokenized[_ERROR]
+        bad = [i for i, error in enumerate(errors) if error]
+        if bad and self.config.on_bad_row == "error":
+            rows = tokenized.select(bad[:10])
+            listed = "\n".join(f"  row {row}: {error}" for row, error in zip(rows[_ROW], rows[_ERROR]))
+            more = f"\n  ... and {len(bad) - 10} more" if len(bad) > 10 else ""
+            raise PlugDataError(
+                f"PLUG dataset {self.name}: {len(bad)} of {len(tokenized)} rows cannot be used "
+                f"(rows are 0-based):\n{listed}{more}\n"
+                "Fix the data, or set `plug.on_bad_row: skip` to drop such rows and count them."
+            )
+        if bad:
+            report.dropped = Counter(tokenized.select(bad)[_REASON])
+            keep = sorted(set(range(len(tokenized))) - set(bad))
+            tokenized = tokenized.select(keep)
+            LOG.warning(
+                f"PLUG dataset {self.name}: skipped {len(bad)} of {report.rows_in} rows: "
+                + ", ".join(f"{n} {reason}" for reason, n in report.dropped.most_common())
+            )
+        tokenized = tokenized.remove_columns([_ERROR, _REASON, _ROW])
+        report.dataset = tokenized
+        REPORTS.append(report)
+        return tokenized
+
+
+def _reason(error: RowError) -> str:
+    problem = error.problem.split(":")[0].split(" (")[0]
+    if problem.startswith("expected text"):
+        problem = "not text"
+    return f"{error.field}: {problem}"
+
+
+def _dataset_name(ds_cfg: dict[str, Any]) -> str:
+    name = str(ds_cfg.get("path") or "<dataset>")
+    if ds_cfg.get("data_files"):
+        name += f" ({ds_cfg['data_files']})"
+    if ds_cfg.get("split") and ds_cfg.get("split") != "train":
+        name += f" [{ds_cfg['split']}]"
+    return name
+
+
+def _fallback_reason(tokenizer, cfg, stock) -> str | None:
+    """Why the one-pass path cannot be used for this config, or None when it can."""
+    if not getattr(tokenizer, "is_fast", False):
+        return "the tokenizer is not a fast tokenizer, so it gives no character offsets"
+    if cfg.get("train_on_inputs"):
+        return "train_on_inputs is set"
+    if "all" in (stock.train_on_eos, stock.train_on_eot):
+        return "train_on_eos/train_on_eot is `all`"
+    if list(stock.roles_to_train) != ["assistant"]:
+        return "roles_to_train is not [assistant]"
+    return None
+
+
+def load(tokenizer, cfg, ds_cfg=None, processor=None):
+    """Entry point axolotl calls for `type: plug` / `type: axolotl_plug.plug`."""
+    if not any(str(p).endswith("PlugPlugin") for p in cfg.get("plugins") or []):
+        raise ValueError(
+            "the PLUG dataset type needs its plugin: add\n"
+            f"  plugins:\n    - {PLUGIN_NAME}\n"
+            "to your config (without it axolotl drops the `plug:` block)"
+        )
+    if processor is not None:
+        raise ValueError("the PLUG dataset type supports text models only (a processor was given)")
+    if isinstance(ds_cfg, BaseModel):
+        ds_cfg = ds_cfg.model_dump()
+    return PlugStrategy(tokenizer, cfg, dict(ds_cfg or {}))

@@ -1,0 +1,94 @@
+"""Shipped and user jinja templates: finding them and rendering answer layouts safely."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+DEFAULT_RESPONSE_TEMPLATE = "plug_response"
+
+# Marker characters from Unicode's private use area wrap every variable while a layout
+# renders, so the trained character spans are known exactly without re-searching.
+_OPEN, _SEP, _CLOSE = "\ue000", "\ue001", "\ue002"
+_MARKED = re.compile(f"{_OPEN}(\\w+){_SEP}(.*?){_CLOSE}", re.S)
+MARKER_CHARS = frozenset(_OPEN + _SEP + _CLOSE)
+
+
+def template_dir() -> Path:
+    """Folder of the shipped templates: inside the wheel, or the repo's top level."""
+    packaged = Path(__file__).parent / "prompt_templates"
+    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "prompt_templates"
+
+
+def shipped_templates() -> list[str]:
+    return sorted(p.stem for p in template_dir().glob("*.jinja"))
+
+
+def resolve_template(ref: str, config_dir: str | Path | None = None) -> Path:
+    """Turn a template reference into a file: a shipped name, or a path.
+
+    Relative paths are tried against the working directory, then the config's folder.
+    """
+    shipped = template_dir() / f"{ref}.jinja"
+    if "/" not in ref and shipped.is_file():
+        return shipped
+    candidates = [Path(ref).expanduser()]
+    if config_dir is not None and not Path(ref).is_absolute():
+        candidates.append(Path(config_dir) / ref)
+    for path in candidates:
+        if path.is_file():
+            return path.resolve()
+    raise FileNotFoundError(
+        f"template {ref!r} not found: give a path to a .jinja file or one of the shipped "
+        f"names {', '.join(shipped_templates())}"
+    )
+
+
+@lru_cache(maxsize=32)
+def _compile(source: str):
+    # keep_trailing_newline: a layout's final newline is part of the answer if written
+    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True)
+    return env.from_string(source)
+
+
+@lru_cache(maxsize=32)
+def read_template(path: str) -> str:
+    return Path(path).read_text(encoding="utf-8")
+
+
+def render_marked(source: str, values: dict[str, str], extra: dict) -> tuple[str, dict[str, tuple[int, int]]]:
+    """Render a layout template; return the text and each variable's character span.
+
+    `values` are the text variables whose spans we need (headers, instructions,
+    responses); `extra` are plain variables (languages, order, flags). A value used
+    twice keeps its first span. Raises ValueError on template errors.
+    """
+    marked = {name: f"{_OPEN}{name}{_SEP}{text}{_CLOSE}" for name, text in values.items()}
+    try:
+        raw = _compile(source).render(**extra, **marked)
+    except TemplateError as exc:
+        raise ValueError(f"response template failed to render: {exc}") from exc
+    pieces: list[str] = []
+    spans: dict[str, tuple[int, int]] = {}
+    length = pos = 0
+    for match in _MARKED.finditer(raw):
+        literal = raw[pos : match.start()]
+        pieces.append(literal)
+        length += len(literal)
+        text = match.group(2)
+        spans.setdefault(match.group(1), (length, length + len(text)))
+        pieces.append(text)
+        length += len(text)
+        pos = match.end()
+    pieces.append(raw[pos:])
+    text = "".join(pieces)
+    if MARKER_CHARS & set(text):
+        raise ValueError(
+            "response template changed a variable's text (a filter such as |trim or |upper "
+            "on a header or answer); insert the variables as they are"
+        )
+    return text, spans
