@@ -132,6 +132,14 @@ def lay_out_answer(
     return content, spans
 
 
+def check_layout(config: PlugConfig, layout: tuple[str, str]) -> None:
+    """Render the layout once with placeholder text, so a template that forgets a
+    variable fails at start-up with its name, not inside a tokenization worker."""
+    probe = config.target_language or ("zh" if config.pivot_language != "zh" else "en")
+    target, pivot = languages_for(probe, config)
+    lay_out_answer("target response", "pivot instruction", "pivot response", target, pivot, config, layout)
+
+
 def trained_spans(content: str, spans: dict[str, tuple[int, int]], config: PlugConfig) -> list[tuple[int, int]]:
     """Character spans of the answer that carry loss.
 

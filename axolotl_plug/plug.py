@@ -17,13 +17,13 @@ from datasets import Dataset
 from pydantic import BaseModel
 
 from .args import PlugConfig
-from .layout import RowError, build_conversation, layout_source
+from .layout import RowError, build_conversation, check_layout, layout_source
 from .tokenize import IGNORE, EndOfTurn, answer_offset, label_tokens, render
 
 LOG = get_logger(__name__)
 
 PLUGIN_NAME = "axolotl_plug.PlugPlugin"
-_ERROR, _REASON, _ROW = "plug_error", "plug_reason", "plug_row"
+_ERROR, _REASON, _ROW, _LANG = "plug_error", "plug_reason", "plug_row", "plug_lang"
 
 
 class PlugDataError(ValueError):
@@ -38,6 +38,8 @@ class DatasetReport:
     rows_in: int
     dropped: Counter = field(default_factory=Counter)
     dataset: Dataset | None = None
+    rows: list[int] = field(default_factory=list)  # source row index of each kept row
+    langs: list[str] = field(default_factory=list)  # target language of each kept row
     strategy: "PlugStrategy | None" = None
 
     @property
@@ -64,6 +66,7 @@ class PlugStrategy(DatasetWrappingStrategy):
         self.name = _dataset_name(ds_cfg)
         self.sequence_len = cfg.sequence_len
         self.layout = layout_source(self.config)
+        check_layout(self.config, self.layout)
         # The stock strategy gives the exact end-of-turn rules, the chat template and
         # the fallback for templates we cannot read character offsets from.
         self.stock = StrategyLoader()(tokenizer, cfg, {**ds_cfg, "field_messages": "messages"})
@@ -77,7 +80,7 @@ class PlugStrategy(DatasetWrappingStrategy):
     # -- one batch of rows -------------------------------------------------------------
     def tokenize_batch(self, batch: dict[str, list], indices: list[int]) -> dict[str, list]:
         rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
-        out: dict[str, list] = {k: [] for k in ("input_ids", "attention_mask", "labels", _ERROR, _REASON, _ROW)}
+        out: dict[str, list] = {k: [] for k in ("input_ids", "attention_mask", "labels", _ERROR, _REASON, _ROW, _LANG)}
         conversations, texts = [], []
         for row in rows:
             try:
@@ -117,6 +120,7 @@ class PlugStrategy(DatasetWrappingStrategy):
             out[_ERROR].append(str(error) if error else "")
             out[_REASON].append(_reason(error) if error else "")
             out[_ROW].append(index)
+            out[_LANG].append("" if isinstance(conversation, RowError) else conversation.lang)
         return out
 
     def _labels(self, conversation, text, encoding) -> tuple[list[int], list[int]]:
@@ -182,7 +186,8 @@ class PlugStrategy(DatasetWrappingStrategy):
                 f"PLUG dataset {self.name}: skipped {len(bad)} of {report.rows_in} rows: "
                 + ", ".join(f"{n} {reason}" for reason, n in report.dropped.most_common())
             )
-        tokenized = tokenized.remove_columns([_ERROR, _REASON, _ROW])
+        report.rows, report.langs = tokenized[_ROW], tokenized[_LANG]
+        tokenized = tokenized.remove_columns([_ERROR, _REASON, _ROW, _LANG])
         report.dataset = tokenized
         REPORTS.append(report)
         return tokenized

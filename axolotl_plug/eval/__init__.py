@@ -1,0 +1,1 @@
+"""Evaluation: pure metrics, the training callback, and prompt sources."""

@@ -1,0 +1,47 @@
+"""Offline language identification, restricted to the languages in play.
+
+py3langid (BSD-3) ships its model inside the wheel, runs in microseconds per sentence on
+CPU with numpy only, and can restrict its decision to a set of languages — which is what
+we need: the question is never "which of 140 languages is this?" but "is this Korean or
+English?". Its 142 languages cover the whole table in languages.py.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Iterable
+
+# sentences and lines: the units whose language we judge inside one answer
+_SEGMENTS = re.compile(r"[^\n.!?。！？]+[.!?。！？]*")
+
+
+@lru_cache(maxsize=32)
+def _identifier(languages: tuple[str, ...]):
+    from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
+
+    identifier = LanguageIdentifier.from_modelpath(MODEL_DIR / MODEL_FILE, norm_probs=True)
+    known = set(identifier.nb_classes)
+    identifier.set_languages([code for code in languages if code in known])
+    return identifier
+
+
+def identify(text: str, languages: Iterable[str]) -> str | None:
+    """The most likely of `languages` for `text`; None for text with no letters."""
+    if not any(ch.isalpha() for ch in text):
+        return None
+    return _identifier(tuple(sorted(set(languages)))).classify(text)[0]
+
+
+def share_in_language(text: str, language: str, languages: Iterable[str]) -> float:
+    """Share of `text`'s letters in segments (sentences, lines) identified as `language`."""
+    languages = tuple(sorted(set(languages)))
+    total = hit = 0
+    for segment in _SEGMENTS.findall(text):
+        letters = sum(ch.isalpha() for ch in segment)
+        if not letters:
+            continue
+        total += letters
+        if identify(segment, languages) == language:
+            hit += letters
+    return hit / total if total else 0.0
