@@ -47,6 +47,23 @@ class LanguageHeaders(_Strict):
     )
 
 
+class PlugEvalConfig(_Strict):
+    """The evaluation callback: generate at each evaluation and score the PLUG format."""
+
+    instructions: Optional[str] = Field(
+        default=None,
+        description="Prompts: a local JSON/JSONL file or a hub dataset id (fields id, "
+        "instruction, optional reference and lang). Unset: the first num_samples rows of "
+        "the eval split, prompt rebuilt up to the assistant turn.",
+    )
+    split: Optional[str] = Field(
+        default=None, description="Split (or file stem, e.g. `chinese` of X-AlpacaEval) of a hub dataset."
+    )
+    num_samples: int = Field(default=8, ge=1, description="Prompts generated at each evaluation.")
+    max_new_tokens: int = Field(default=128, ge=1, description="Greedy generation length limit.")
+    batch_size: int = Field(default=8, ge=1, description="Prompts per generate call (left-padded).")
+
+
 class PlugConfig(_Strict):
     """PLUG training settings (the `plug:` block of an axolotl config)."""
 
@@ -103,6 +120,9 @@ class PlugConfig(_Strict):
         "drop such rows, count them and log the counts.",
     )
     fields: PlugFields = Field(default_factory=PlugFields, description="Column names of the rows.")
+    eval: Optional[PlugEvalConfig] = Field(
+        default=None, description="Attach the PLUG evaluation callback (see PlugEvalConfig)."
+    )
 
     @field_validator("target_language", "pivot_language")
     @classmethod

@@ -62,6 +62,46 @@ def audit(config: str, num_samples: int):
         sys.exit(1)
 
 
+def read_config(path: str) -> tuple[dict, "PlugConfig"]:
+    """The raw YAML with the plugin's rewrites applied, and its `plug:` block."""
+    import yaml
+
+    from .args import PlugConfig
+    from .plugin import apply_plug_config
+
+    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    raw["axolotl_config_path"] = path
+    apply_plug_config(raw)
+    return raw, PlugConfig.model_validate(raw.get("plug") or {})
+
+
+@plug.command()
+@click.argument("config", type=click.Path(exists=True, dir_okay=False))
+@click.option("--instructions", required=True, help="JSON/JSONL file or hub dataset id (fields id, instruction, lang?).")
+@click.option("--split", default=None, help="Hub split or file stem (e.g. `chinese` for X-AlpacaEval).")
+@click.option("--output", required=True, type=click.Path(dir_okay=False), help="JSONL file; resumed if it exists.")
+@click.option("--model-dir", default=None, help="Trained output folder or LoRA adapter (default: the config's output_dir).")
+@click.option("--generator", default=None, help="Name written in each line (default: the model folder's name).")
+@click.option("--max-new-tokens", default=512, show_default=True)
+@click.option("--batch-size", default=8, show_default=True)
+def generate(config, instructions, split, output, model_dir, generator, max_new_tokens, batch_size):
+    """Answer benchmark instructions with CONFIG's prompts; print the metrics table."""
+    from .eval.generate_file import generate_file
+    from .eval.metrics import format_table
+    from .eval.sources import load_instructions
+    from .generate import load_for_generation
+
+    raw, config_obj = read_config(config)
+    model_dir = Path(model_dir or raw["output_dir"])
+    records = load_instructions(instructions, split, config_obj.target_language)
+    model, tokenizer = load_for_generation(model_dir)
+    metrics = generate_file(
+        model, tokenizer, records, config_obj, Path(output), generator or model_dir.name,
+        max_new_tokens=max_new_tokens, batch_size=batch_size,
+    )
+    click.echo(format_table(metrics))
+
+
 @plug.command("demo-model")
 @click.option("--output", default=DEFAULT_DEMO_MODEL, show_default=True, type=click.Path(file_okay=False))
 def demo_model(output: str):

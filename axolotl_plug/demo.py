@@ -60,51 +60,49 @@ def convert_demo_model(output: str | Path) -> Path:
     return output
 
 
-def read_jsonl(path: str | Path) -> list[dict]:
-    import json
-
-    with open(path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
-
-
-def answer_heldout(model_dir, rows: list[dict], config, chat_template: str | None, max_new_tokens: int) -> list[str]:
-    """Greedy answers of the model in `model_dir` to held-out PLUG prompts."""
-    from .generate import generate_answers, load_for_generation
-    from .layout import prompt_messages
-
-    model, tokenizer = load_for_generation(model_dir)
-    prompts = [prompt_messages(row["instruction"], row["lang"], config) for row in rows]
-    return list(generate_answers(model, tokenizer, prompts, max_new_tokens=max_new_tokens, chat_template=chat_template))
-
-
-def run_demo(config_path: Path, heldout: Path, max_new_tokens: int = 160) -> None:
-    """Prepare the model, train with the real `axolotl train`, show held-out answers."""
+def run_demo(config_path: Path, heldout: Path, max_new_tokens: int = 128) -> None:
+    """Prepare the model, train with the real `axolotl train` (the evaluation callback
+    scores held-out prompts during training), then answer every held-out instruction."""
+    import os
     import subprocess
     import sys
     import time
 
-    import yaml
+    from .cli import read_config
+    from .eval.generate_file import file_metrics, generate_file
+    from .eval.metrics import format_table
+    from .eval.sources import load_instructions
+    from .generate import load_for_generation
 
-    from .args import PlugConfig
-    from .extract import extract
-    from .plugin import apply_plug_config
-
-    raw = yaml.safe_load(config_path.read_text(encoding="utf-8"))
-    apply_plug_config(raw)
-    config = PlugConfig.model_validate(raw.get("plug") or {})
-    base_model = Path(raw["base_model"])
-    convert_demo_model(base_model)
-    rows = read_jsonl(heldout)
+    raw, config = read_config(str(config_path))
+    convert_demo_model(Path(raw["base_model"]))
+    output_dir = Path(raw["output_dir"])
 
     bin_dir = Path(sys.executable).parent
-    env = {**__import__("os").environ, "PATH": f"{bin_dir}:{__import__('os').environ.get('PATH', '')}"}
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
     print(f"== training: axolotl train {config_path}", flush=True)
     started = time.monotonic()
     subprocess.run([str(bin_dir / "axolotl"), "train", str(config_path)], check=True, env=env)
     print(f"== trained in {time.monotonic() - started:.0f} s", flush=True)
 
-    answers = answer_heldout(raw["output_dir"], rows, config, None, max_new_tokens)
-    print(f"\n== held-out instructions ({len(rows)}), extracted target-language answers")
-    for row, answer in zip(rows, answers):
-        got = extract(answer, row["lang"], config.pivot_language, {k: v.model_dump() for k, v in config.headers.items()})
-        print(f"[{row['lang']}] {row['instruction']}\n     -> {got.target or '(no target answer)'}  [{got.status}]")
+    steps = sorted((output_dir / "plug_eval").glob("step_*.jsonl"), key=lambda p: int(p.stem.split("_")[1]))
+    if steps:
+        before, after = file_metrics(steps[0], config), file_metrics(steps[-1], config)
+        print(f"\n== PLUG metrics on held-out prompts: {steps[0].stem} (before) -> {steps[-1].stem} (after)")
+        width = max(len(k) for k in after)
+        for key in after:
+            print(f"{key:<{width}}  {before.get(key, 0.0):7.3f} -> {after[key]:7.3f}")
+
+    records = load_instructions(str(heldout))
+    answers_file = output_dir.parent / "heldout_answers.jsonl"
+    answers_file.unlink(missing_ok=True)
+    model, tokenizer = load_for_generation(output_dir)
+    metrics = generate_file(
+        model, tokenizer, records, config, answers_file, "plug-demo", max_new_tokens=max_new_tokens, batch_size=10
+    )
+    print(f"\n== {len(records)} held-out instructions, extracted target-language answers ({answers_file})")
+    from .eval.sources import read_records
+
+    for line in read_records(answers_file):
+        print(f"[{line['lang']}] {line['instruction']}\n     -> {line['output'] or '(no target answer)'}  [{line['status']}]")
+    print("\n" + format_table({k: v for k, v in metrics.items() if k.count("/") == 1}))

@@ -33,6 +33,42 @@ def batches(items: Sequence, size: int) -> Iterator[Sequence]:
         yield items[start : start + size]
 
 
+def prompt_ids(tokenizer, messages: list[dict], chat_template: str | None = None) -> list[int]:
+    """Token ids of a chat prompt ending with the assistant turn's opening."""
+    text = tokenizer.apply_chat_template(messages, chat_template=chat_template, tokenize=False, add_generation_prompt=True)
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def generate_from_ids(
+    model, tokenizer, prompts: Sequence[list[int]], *, max_new_tokens: int = 256, batch_size: int = 8
+) -> Iterator[str]:
+    """Greedy answers to tokenized prompts, left-padded batches, in prompt order.
+    Puts the model back in training mode afterwards if it was in it."""
+    import torch
+
+    was_training = model.training
+    model.eval()
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    device = next(model.parameters()).device
+    try:
+        for batch in batches(list(prompts), batch_size):
+            width = max(len(ids) for ids in batch)
+            input_ids = torch.tensor([[pad_id] * (width - len(ids)) + list(ids) for ids in batch], device=device)
+            attention = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in batch], device=device)
+            with torch.no_grad():
+                output = model.generate(
+                    input_ids=input_ids,
+                    attention_mask=attention,
+                    max_new_tokens=max_new_tokens,
+                    do_sample=False,
+                    pad_token_id=pad_id,
+                )
+            yield from tokenizer.batch_decode(output[:, width:], skip_special_tokens=True)
+    finally:
+        if was_training:
+            model.train()
+
+
 def generate_answers(
     model,
     tokenizer,
@@ -42,32 +78,6 @@ def generate_answers(
     batch_size: int = 8,
     chat_template: str | None = None,
 ) -> Iterator[str]:
-    """Greedy answers to chat prompts (messages up to the user turn), one batch at a
-    time, left-padded. Yields answers in prompt order. Restores the model's mode."""
-    import torch
-
-    was_training = model.training
-    model.eval()
-    padding_side = tokenizer.padding_side
-    tokenizer.padding_side = "left"
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    try:
-        for batch in batches(list(prompts), batch_size):
-            texts = [
-                tokenizer.apply_chat_template(
-                    messages, chat_template=chat_template, tokenize=False, add_generation_prompt=True
-                )
-                for messages in batch
-            ]
-            inputs = tokenizer(texts, add_special_tokens=False, padding=True, return_tensors="pt")
-            inputs = {k: v.to(model.device) for k, v in inputs.items()}
-            with torch.no_grad():
-                output = model.generate(
-                    **inputs, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=pad_id
-                )
-            new_tokens = output[:, inputs["input_ids"].shape[1] :]
-            yield from tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
-    finally:
-        tokenizer.padding_side = padding_side
-        if was_training:
-            model.train()
+    """Greedy answers to chat prompts (messages up to the user turn)."""
+    ids = [prompt_ids(tokenizer, messages, chat_template) for messages in prompts]
+    return generate_from_ids(model, tokenizer, ids, max_new_tokens=max_new_tokens, batch_size=batch_size)

@@ -161,6 +161,10 @@ class PlugStrategy(DatasetWrappingStrategy):
             remove_columns=dataset.column_names,
             num_proc=num_proc,
             keep_in_memory=bool(keep_in_memory),
+            # datasets' own cache keys on the pickled strategy, not on this package's
+            # code: after an upgrade it would serve stale labels. axolotl's prepared
+            # dataset (fingerprinted by the plugin) is the cache that counts.
+            load_from_cache_file=False,
             desc=f"PLUG: tokenizing {self.name}",
         )
         return self._settle_bad_rows(tokenized)

@@ -30,7 +30,7 @@ def _plug_datasets(cfg: dict) -> list[dict]:
 def fingerprint(config: PlugConfig, template_texts: list[str]) -> str:
     """Short hash of everything in `plug:` that changes tokenized data (templates' text too)."""
     payload = json.dumps(
-        {"plug": config.model_dump(mode="json"), "templates": template_texts, "version": __version__},
+        {"plug": config.model_dump(mode="json", exclude={"eval"}), "templates": template_texts, "version": __version__},
         sort_keys=True,
         ensure_ascii=False,
     )
@@ -92,3 +92,16 @@ class PlugPlugin(BasePlugin):
 
     def get_input_args(self) -> str:
         return "axolotl_plug.args.PlugArgs"
+
+    def add_callbacks_post_trainer(self, cfg, trainer):
+        """Attach the evaluation callback when `plug.eval` is configured."""
+        config = PlugConfig.model_validate(dict(cfg.get("plug") or {}))
+        if config.eval is None:
+            return []
+        from axolotl.utils.chat_templates import get_chat_template_from_config
+
+        from .eval.callback import PlugEvalCallback
+
+        plug_ds = next((ds for ds in cfg.get("datasets") or [] if ds.get("type") == DATASET_TYPE), None)
+        template = get_chat_template_from_config(cfg, dict(plug_ds or {}), trainer.processing_class)
+        return [PlugEvalCallback(trainer, cfg, config, template)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -23,14 +24,35 @@ def run_axolotl(*args: str, cwd: Path = REPO, timeout: int = 600) -> subprocess.
     )
 
 
-def test_axolotl_train_saves_the_training_template(tiny_model_dir, tmp_path):
-    data = write_jsonl(tmp_path / "rows.jsonl", ROWS * 2)
-    cfg = cpu_config(tiny_model_dir, tmp_path, data, {"target_language": "zh", "chat_template": "plug_tulu"})
+PLUG_KEYS = ["format_ok", "target_lang_ok", "pivot_lang_ok", "pivot_leak", "target_chars", "pivot_chars", "chrf"]
+
+
+def test_axolotl_train_with_eval_callback_and_saved_template(tiny_model_dir, tmp_path):
+    """One real `axolotl train` run: the evaluation callback logs every plug/ key (per
+    language too) and writes step files; the saved tokenizer carries plug_tulu."""
+    data = write_jsonl(tmp_path / "rows.jsonl", ROWS * 3)
+    bench = write_jsonl(
+        tmp_path / "bench.jsonl",
+        [{"id": f"b{i}", "instruction": r["instruction"], "lang": r["lang"], "reference": r["response"]} for i, r in enumerate(ROWS)],
+    )
+    plug = {"target_language": "zh", "chat_template": "plug_tulu",
+            "eval": {"instructions": str(bench), "num_samples": 3, "max_new_tokens": 6, "batch_size": 2}}
+    cfg = cpu_config(tiny_model_dir, tmp_path, data, plug, val_set_size=2, eval_steps=1, max_steps=2)
     path = tmp_path / "train.yml"
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
 
     result = run_axolotl("train", str(path))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    logged = result.stdout + result.stderr
+    for key in PLUG_KEYS:
+        assert f"'plug/{key}'" in logged, key
+        assert f"'plug/ko/{key}'" in logged, key  # the three prompts mix zh, ko and it
+    steps = sorted(p.name for p in (tmp_path / "out" / "plug_eval").glob("step_*.jsonl"))
+    assert steps == ["step_0.jsonl", "step_1.jsonl", "step_2.jsonl"]
+    lines = [json.loads(line) for line in (tmp_path / "out" / "plug_eval" / "step_2.jsonl").read_text().splitlines()]
+    assert [line["id"] for line in lines] == ["b0", "b1", "b2"]
+    assert set(lines[0]) >= {"id", "lang", "instruction", "raw_output", "target", "pivot", "status", "target_lang", "pivot_lang"}
 
     from transformers import AutoTokenizer
 

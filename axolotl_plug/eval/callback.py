@@ -1,0 +1,119 @@
+"""PlugEvalCallback: at each evaluation, generate answers and score the PLUG format.
+
+Every rank generates its shard of the prompts inside trl's unwrap-for-generation
+context (ZeRO-3 and FSDP need every rank in every forward pass); the answers are
+gathered to every rank, rank 0 writes the step file, and every rank logs the same
+metrics through `trainer.log` so they reach the console and any tracker.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+from transformers import TrainerCallback
+
+from ..generate import generate_from_ids, prompt_ids
+from ..layout import prompt_messages
+from .metrics import Judgement, judge, metrics_by_language
+from .sources import eval_split_records, load_instructions
+
+
+def generate_sharded(model_wrapped, accelerator, tokenizer, prompts: Sequence[list[int]], *, max_new_tokens: int, batch_size: int) -> list[tuple[int, str, int]]:
+    """`(index, answer, rank)` for every prompt, generated across ranks and gathered.
+
+    Each rank takes every world-th prompt; short shards are padded with a repeat so all
+    ranks make the same number of generate calls (no rank waits on another forever)."""
+    from accelerate.utils import gather_object
+    from trl.models.utils import unwrap_model_for_generation
+
+    rank, world = accelerator.process_index, accelerator.num_processes
+    shard = list(range(rank, len(prompts), world))
+    per_rank = math.ceil(len(prompts) / world) if prompts else 0
+    padded = shard + [shard[-1] if shard else 0] * (per_rank - len(shard))
+    answers: list[str] = []
+    if padded:
+        with unwrap_model_for_generation(model_wrapped, accelerator) as model:
+            answers = list(
+                generate_from_ids(
+                    model, tokenizer, [prompts[i] for i in padded], max_new_tokens=max_new_tokens, batch_size=batch_size
+                )
+            )
+    mine = [(index, answer, rank) for index, answer in zip(shard, answers)]
+    gathered = gather_object(mine) if world > 1 else mine
+    return sorted(gathered)
+
+
+def prepare_records(cfg, config, tokenizer, chat_template: str | None, eval_dataset=None) -> list[dict[str, Any]]:
+    """The prompts of one evaluation, each with its `prompt_ids`, built by the same
+    code that builds training prompts."""
+    settings = config.eval
+    if settings.instructions:
+        records = load_instructions(settings.instructions, settings.split, config.target_language)
+        records = records[: settings.num_samples]
+        for record in records:
+            messages = prompt_messages(record["instruction"], record["lang"], config)
+            record["prompt_ids"] = prompt_ids(tokenizer, messages, chat_template)
+        return records
+    if eval_dataset is None or len(eval_dataset) == 0:
+        raise ValueError(
+            "plug.eval needs prompts: set plug.eval.instructions, or give the run an eval "
+            "split (val_set_size or test_datasets)"
+        )
+    return eval_split_records(eval_dataset, tokenizer, config, settings.num_samples)
+
+
+def evaluate_records(model_wrapped, accelerator, tokenizer, records, config) -> list[Judgement]:
+    """Generate, gather and judge; the same list on every rank."""
+    settings = config.eval
+    answers = generate_sharded(
+        model_wrapped,
+        accelerator,
+        tokenizer,
+        [r["prompt_ids"] for r in records],
+        max_new_tokens=settings.max_new_tokens,
+        batch_size=settings.batch_size,
+    )
+    languages = {r["lang"] for r in records} | {config.pivot_language}
+    headers = {code: h.model_dump() for code, h in config.headers.items()}
+    judgements = []
+    for index, answer, rank in answers:
+        judgement = judge(records[index], answer, config.pivot_language, languages, config.mode, headers)
+        judgement.rank = rank
+        judgements.append(judgement)
+    return judgements
+
+
+def write_step_file(folder: Path, step: int, judgements: list[Judgement]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"step_{step}.jsonl"
+    with open(path, "w", encoding="utf-8") as handle:
+        for j in judgements:
+            handle.write(json.dumps({**j.to_dict(), "rank": getattr(j, "rank", 0)}, ensure_ascii=False) + "\n")
+    return path
+
+
+class PlugEvalCallback(TrainerCallback):
+    """Generates at each evaluation; logs `plug/*` metrics and writes
+    `{output_dir}/plug_eval/step_{N}.jsonl`."""
+
+    def __init__(self, trainer, cfg, config, chat_template: str | None):
+        self.trainer = trainer
+        self.cfg = cfg
+        self.config = config
+        self.chat_template = chat_template
+        self.folder = Path(cfg.output_dir) / "plug_eval"
+        self._records: list[dict] | None = None
+
+    def on_evaluate(self, args, state, control, **kwargs):
+        trainer = self.trainer
+        tokenizer = trainer.processing_class
+        if self._records is None:
+            self._records = prepare_records(self.cfg, self.config, tokenizer, self.chat_template, trainer.eval_dataset)
+        judgements = evaluate_records(trainer.model_wrapped, trainer.accelerator, tokenizer, self._records, self.config)
+        if state.is_world_process_zero:
+            write_step_file(self.folder, state.global_step, judgements)
+        trainer.log(metrics_by_language(judgements, self.config.pivot_language, self.config.mode))
+        return control
