@@ -35,14 +35,13 @@ def test_audit_fails_on_untrained_header_and_bad_rows(tiny_model_dir, tmp_path):
     # model would never learn to write the header. The audit must catch it.
     layout = tmp_path / "glued.jinja"
     layout.write_text("{{ pivot_response_header }} {{ pivot_response }} {{ target_response_header }} {{ target_response }}")
-    rows = ROWS[:1] + [dict(ROWS[0], response="")]
+    rows = [ROWS[2], dict(ROWS[2], response="")]  # Italian: " R" is one token here
     data = write_jsonl(tmp_path / "rows.jsonl", rows)
-    plug = {"target_language": "zh", "include_pivot_instruction": False, "train_on_pivot": False,
-            "response_template": str(layout)}
+    plug = {"include_pivot_instruction": False, "train_on_pivot": False, "response_template": str(layout)}
     result = run_axolotl("plug", "audit", write_config(tmp_path, cpu_config(tiny_model_dir, tmp_path, data, plug)))
     assert result.returncode == 1
     assert "rows in: 2  kept: 1  dropped: 1 (1 response: empty)" in result.stdout
-    assert "PROBLEM row 0: header '中文回复：' is not in a trained span" in result.stdout
+    assert "PROBLEM row 0: header 'Risposta in italiano:' is not in a trained span" in result.stdout
 
 
 def test_layout_missing_a_variable_fails_at_start(tiny_model_dir, tmp_path):

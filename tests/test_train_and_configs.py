@@ -80,11 +80,14 @@ def test_example_config_validates_with_axolotl(path, tiny_model_dir, tmp_path, m
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     raw["base_model"] = str(tiny_model_dir)
     raw["output_dir"] = str(tmp_path / "out")
+    if raw.get("deepspeed"):
+        # axolotl's loader starts DeepSpeed's NCCL process group for this key, which a
+        # CPU machine cannot; check the shipped ZeRO-3 file here instead
+        zero = json.loads(Path(raw.pop("deepspeed")).read_text())
+        assert zero["zero_optimization"]["stage"] == 3
     cfg = load_config(raw)
     assert cfg.plug["target_language"] == raw["plug"].get("target_language")
     assert all(ds["type"] == "axolotl_plug.plug" for ds in cfg.datasets)
     assert "/plug-" in cfg.dataset_prepared_path
     if raw["plug"].get("chat_template") == "plug_tulu":
         assert cfg.chat_template == "jinja" and "<|assistant|>" in cfg.chat_template_jinja
-    if raw.get("deepspeed"):
-        assert Path(raw["deepspeed"]).is_file()
