@@ -102,6 +102,42 @@ def generate(config, instructions, split, output, model_dir, generator, max_new_
     click.echo(format_table(metrics))
 
 
+@plug.command()
+@click.option("--instructions", required=True, help="The benchmark: JSON/JSONL file or hub dataset id (id, instruction, dataset?).")
+@click.option("--split", default=None, help="Hub split or file stem (e.g. `chinese` for X-AlpacaEval).")
+@click.option("--a", "a_path", required=True, type=click.Path(exists=True, dir_okay=False), help="Answers of system A (generate's output).")
+@click.option("--b", "b_path", default=None, type=click.Path(exists=True, dir_okay=False), help="Answers of system B.")
+@click.option("--reference", default=None, type=click.Path(exists=True, dir_okay=False), help="A fixed reference output file instead of --b.")
+@click.option("--judge-model", required=True, help="Model name sent to the endpoint.")
+@click.option("--base-url", default="https://api.openai.com/v1", show_default=True, help="OpenAI-compatible endpoint.")
+@click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True, help="Environment variable holding the key.")
+@click.option("--concurrency", default=8, show_default=True)
+@click.option("--max-retries", default=3, show_default=True, help="Retries of failed requests and verdict-less replies.")
+@click.option("--timeout", default=120.0, show_default=True, help="Seconds per request.")
+@click.option("--prompt-file", default=None, type=click.Path(exists=True, dir_okay=False), help="Your judge prompt ({instruction}, {answer_a}, {answer_b}).")
+@click.option("--output", required=True, type=click.Path(file_okay=False), help="Folder for judgments and summaries.")
+def judge(instructions, split, a_path, b_path, reference, judge_model, base_url, api_key_env, concurrency, max_retries, timeout, prompt_file, output):
+    """Pairwise LLM-judge comparison of two answer files, both answer orders."""
+    from .judge.run import run_judge
+    from .judge.report import summary_markdown
+    from .llm_client import ChatClient, ChatError
+
+    if bool(b_path) == bool(reference):
+        raise click.UsageError("give exactly one of --b and --reference")
+    client = ChatClient(judge_model, base_url, api_key_env, timeout=timeout, max_retries=max_retries)
+    try:
+        summary = run_judge(
+            instructions, Path(a_path), Path(b_path or reference), Path(output), client, split=split,
+            concurrency=concurrency, max_retries=max_retries, prompt_file=prompt_file,
+            b_name="reference" if reference else None,
+        )
+    except ChatError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        client.close()
+    click.echo(summary_markdown(summary))
+
+
 @plug.command("demo-model")
 @click.option("--output", default=DEFAULT_DEMO_MODEL, show_default=True, type=click.Path(file_okay=False))
 def demo_model(output: str):

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from axolotl.utils.logging import get_logger
 from transformers import TrainerCallback
 
 from ..generate import generate_from_ids, prompt_ids
 from ..layout import prompt_messages
 from .metrics import Judgement, judge, metrics_by_language
 from .sources import eval_split_records, load_instructions
+
+LOG = get_logger(__name__)
 
 
 def generate_sharded(model_wrapped, accelerator, tokenizer, prompts: Sequence[list[int]], *, max_new_tokens: int, batch_size: int) -> list[tuple[int, str, int]]:
@@ -110,10 +114,12 @@ class PlugEvalCallback(TrainerCallback):
     def on_evaluate(self, args, state, control, **kwargs):
         trainer = self.trainer
         tokenizer = trainer.processing_class
+        started = time.monotonic()
         if self._records is None:
             self._records = prepare_records(self.cfg, self.config, tokenizer, self.chat_template, trainer.eval_dataset)
         judgements = evaluate_records(trainer.model_wrapped, trainer.accelerator, tokenizer, self._records, self.config)
         if state.is_world_process_zero:
-            write_step_file(self.folder, state.global_step, judgements)
+            path = write_step_file(self.folder, state.global_step, judgements)
+            LOG.info(f"PLUG eval: {len(judgements)} answers in {time.monotonic() - started:.1f} s -> {path}")
         trainer.log(metrics_by_language(judgements, self.config.pivot_language, self.config.mode))
         return control

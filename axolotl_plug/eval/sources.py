@@ -33,7 +33,9 @@ def read_records(path: str | Path) -> list[dict]:
     return rows
 
 
-def load_instructions(source: str, split: str | None = None, default_lang: str | None = None) -> list[dict]:
+def load_instructions(
+    source: str, split: str | None = None, default_lang: str | None = None, require_lang: bool = True
+) -> list[dict]:
     """Instruction records `{id, instruction, lang, reference?, ...}` from a local
     JSON/JSONL file or a hub dataset (`split` may name a split or a file stem, as
     X-AlpacaEval's `chinese`). Other fields (e.g. `dataset`) are kept."""
@@ -54,7 +56,7 @@ def load_instructions(source: str, split: str | None = None, default_lang: str |
         if not isinstance(instruction, str) or not instruction.strip():
             raise ValueError(f"{source}: row {index}: field 'instruction' is missing or empty")
         lang = row.get("lang") or default_lang
-        if not lang:
+        if not lang and require_lang:
             raise ValueError(
                 f"{source}: row {index}: field 'lang' is missing and plug.target_language is not set"
             )

@@ -1,0 +1,1 @@
+"""Pairwise LLM-judge comparison with the paper's protocol (both answer orders)."""

@@ -1,0 +1,72 @@
+"""A real chat-completions HTTP server on 127.0.0.1 that replies from a script.
+
+Shared by the judge and translation tests. `script(body, call_number)` returns the
+reply text, or `(status, text)` for an error response, or `("sleep", seconds, text)` to
+answer late (a client timeout).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+
+
+class ChatServer:
+    def __init__(self, script: Callable[[dict, int], object]):
+        self.script = script
+        self.requests: list[dict] = []  # {"headers": ..., "body": ...} per call
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep test output quiet
+                pass
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                with server._lock:
+                    server.requests.append({"headers": dict(self.headers), "body": body, "path": self.path})
+                    number = len(server.requests)
+                if self.path.rstrip("/") != "/v1/chat/completions":
+                    return self._send(404, "not found")
+                reply = server.script(body, number)
+                if isinstance(reply, tuple) and reply[0] == "sleep":
+                    time.sleep(reply[1])
+                    reply = reply[2]
+                if isinstance(reply, tuple):
+                    return self._send(reply[0], reply[1])
+                payload = {"choices": [{"index": 0, "message": {"role": "assistant", "content": reply}}]}
+                self._send(200, json.dumps(payload, ensure_ascii=False))
+
+            def _send(self, status: int, text: str):
+                data = text.encode("utf-8")
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (timeout test)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def __enter__(self) -> "ChatServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def user_messages(self) -> list[str]:
+        return [r["body"]["messages"][-1]["content"] for r in self.requests]

@@ -1,0 +1,161 @@
+"""`axolotl plug judge` against a real chat-completions server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from axolotl_plug.judge.aggregate import item_outcome
+from axolotl_plug.judge.run import run_judge
+from axolotl_plug.llm_client import ChatClient, ChatError
+from chat_server import ChatServer
+from conftest import write_jsonl
+from test_train_and_configs import run_axolotl
+
+# per item: the system the judge prefers with A's answer first, then with B's first
+PLAN = {
+    "win_a": ("a", "a"),
+    "slight_a": ("a", "tie"),
+    "contradiction": ("a", "b"),
+    "both_tie": ("tie", "tie"),
+    "win_b": ("b", "b"),
+    "slight_b": ("tie", "b"),
+    "no_verdict": ("a", None),
+}
+CATEGORY = {"win_a": "helpful_base", "slight_a": "helpful_base", "contradiction": "koala"}
+
+
+def scripted_judge(body: dict, number: int) -> str:
+    """Reads which system sits in slot A and answers with the planned preference."""
+    prompt = body["messages"][-1]["content"]
+    item = re.search(r"\[Answer A\]\nanswer of (\w) for (\w+)", prompt)
+    slot_a_system, item_id = item.group(1), item.group(2)
+    order = 0 if slot_a_system == "a" else 1
+    wanted = PLAN[item_id][order]
+    if wanted is None:
+        return "Both answers are fine, I cannot decide."
+    if wanted == "tie":
+        return "They are equally good.\n[[C]]"
+    token = "A" if wanted == slot_a_system else "B"
+    return f"Reasoning about both answers.\n[[{token}]]"
+
+
+@pytest.fixture()
+def files(tmp_path):
+    ids = list(PLAN) + ["only_in_a", "empty_in_b"]
+    instructions = write_jsonl(
+        tmp_path / "bench.jsonl",
+        [{"id": i, "instruction": f"instruction {i}", "dataset": CATEGORY.get(i, "oasst")} for i in ids],
+    )
+    a = write_jsonl(tmp_path / "a.jsonl", [{"id": i, "output": f"answer of a for {i}", "generator": "plug"} for i in ids])
+    b = write_jsonl(
+        tmp_path / "b.jsonl",
+        [{"id": i, "output": "" if i == "empty_in_b" else f"answer of b for {i}", "generator": "baseline"}
+         for i in ids if i != "only_in_a"],
+    )
+    return instructions, a, b
+
+
+def client(server, **kw) -> ChatClient:
+    return ChatClient("judge-model", server.url, api_key_env="PLUG_TEST_KEY", backoff=0.01, **kw)
+
+
+def test_every_aggregation_rule(files, tmp_path):
+    instructions, a, b = files
+    with ChatServer(scripted_judge) as server:
+        summary = run_judge(str(instructions), a, b, tmp_path / "out", client(server), max_retries=1, progress=False)
+    assert (summary["n"], summary["ties"], summary["errors"], summary["missing"]) == (7, 2, 1, 2)
+    assert sorted(summary["missing_ids"]) == ["empty_in_b", "only_in_a"]
+    assert summary["a"] | {"ci95": None} == {"name": "plug", "wins": 1, "slight_wins": 1, "win_rate": 2 / 7, "ci95": None}
+    assert summary["b"] | {"ci95": None} == {"name": "baseline", "wins": 1, "slight_wins": 1, "win_rate": 2 / 7, "ci95": None}
+    lo, hi = summary["a"]["ci95"]
+    assert 0 <= lo <= 2 / 7 <= hi <= 1 and lo < hi
+    assert summary["by_category"]["helpful_base"]["a"]["win_rate"] == 1.0
+    assert summary["by_category"]["koala"]["ties"] == 1
+    assert set(summary["by_category"]["oasst"]) >= {"n", "ties", "errors", "a", "b"}
+    # 14 judgments; the verdict-less item was asked once more in its failing order
+    judgments = [json.loads(line) for line in (tmp_path / "out" / "judgments.jsonl").read_text().splitlines()]
+    assert len(judgments) == 14 and len(server.requests) == 15
+    assert {j["verdict"] for j in judgments if j["id"] == "no_verdict" and j["order"] == "ba"} == {"error"}
+    assert set(judgments[0]) >= {"id", "order", "model", "prompt_hash", "raw_reply", "verdict"}
+    table = (tmp_path / "out" / "summary.md").read_text()
+    assert "| overall | 7 | 1 (+1 slight) | 1 (+1 slight) | 2 | 1 | 28.6%" in table
+    assert (tmp_path / "out" / "winrate.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_outcome_table_directly():
+    assert item_outcome("A", "B") == "win_a"  # A first, then B's answer first and B-slot wins: a both times
+    assert item_outcome("B", "A") == "win_b"
+    assert item_outcome("A", "C") == "slight_a" and item_outcome("C", "A") == "slight_b"
+    assert item_outcome("A", "A") == "tie"  # a, then b: a contradiction
+    assert item_outcome("C", "C") == "tie"
+    assert item_outcome("A", None) == "error" and item_outcome("error", "B") == "error"
+
+
+def test_server_errors_and_timeouts_are_retried(files, tmp_path):
+    instructions, a, b = files
+    trouble = {1: (500, "boom"), 2: (429, "slow down"), 3: ("sleep", 1.5, "late")}
+
+    def flaky(body, number):
+        return trouble.get(number) or scripted_judge(body, number)
+
+    with ChatServer(flaky) as server:
+        summary = run_judge(str(instructions), a, b, tmp_path / "out", client(server, timeout=0.5),
+                            concurrency=1, max_retries=3, progress=False)
+    assert summary["n"] == 7 and summary["errors"] == 1  # only the planned verdict-less item
+    # 14 judgments, 3 more asks of the verdict-less order (max_retries=3), 3 failed calls
+    assert len(server.requests) == 14 + 3 + 3
+
+
+def test_resume_after_interrupted_run_asks_only_for_missing(files, tmp_path):
+    instructions, a, b = files
+    out = tmp_path / "out"
+
+    def down_for_win_b(body, number):
+        return (503, "unavailable") if "for win_b" in body["messages"][-1]["content"] else scripted_judge(body, number)
+
+    with ChatServer(down_for_win_b) as server:
+        with pytest.raises(ChatError, match="2 judge calls failed"):
+            run_judge(str(instructions), a, b, out, client(server, max_retries=2), max_retries=1, progress=False)
+    assert len((out / "judgments.jsonl").read_text().splitlines()) == 12
+    assert not (out / "summary.json").exists()
+
+    with ChatServer(scripted_judge) as server:
+        summary = run_judge(str(instructions), a, b, out, client(server), max_retries=1, progress=False)
+    assert len(server.requests) == 2  # the two orders of win_b, nothing else
+    assert all("for win_b" in m for m in server.user_messages())
+    assert summary["b"]["wins"] == 1 and len((out / "judgments.jsonl").read_text().splitlines()) == 14
+
+
+def test_cli_sends_the_key_but_never_writes_it(files, tmp_path, monkeypatch):
+    instructions, a, b = files
+    secret = "sk-test-4f9a1c2e7d"
+    monkeypatch.setenv("PLUG_TEST_KEY", secret)
+    out = tmp_path / "out"
+    with ChatServer(scripted_judge) as server:
+        result = run_axolotl(
+            "plug", "judge", "--instructions", str(instructions), "--a", str(a), "--b", str(b),
+            "--judge-model", "judge-model", "--base-url", server.url, "--api-key-env", "PLUG_TEST_KEY",
+            "--max-retries", "1", "--output", str(out),
+        )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert {r["headers"].get("Authorization") for r in server.requests} == {f"Bearer {secret}"}
+    assert "| overall | 7 |" in result.stdout
+    for path in out.iterdir():
+        assert secret.encode() not in path.read_bytes(), path
+    assert secret not in result.stdout + result.stderr
+
+
+def test_reference_mode(files, tmp_path):
+    instructions, a, b = files
+    with ChatServer(scripted_judge) as server:
+        result = run_axolotl(
+            "plug", "judge", "--instructions", str(instructions), "--a", str(a), "--reference", str(b),
+            "--judge-model", "judge-model", "--base-url", server.url, "--max-retries", "1", "--output", str(tmp_path / "o"),
+        )
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["b"]["name"] == "reference" and summary["n"] == 7
+    assert len(server.requests) == 15  # still both orders
