@@ -138,6 +138,58 @@ def judge(instructions, split, a_path, b_path, reference, judge_model, base_url,
     click.echo(summary_markdown(summary))
 
 
+@plug.group()
+def data():
+    """Build PLUG training data from instruction data and its translations."""
+
+
+@data.command("build")
+@click.option("--pivot", "pivot_file", required=True, type=click.Path(exists=True, dir_okay=False), help="Pivot-language data (JSON, JSONL, Alpaca).")
+@click.option("--target", "target_file", required=True, type=click.Path(exists=True, dir_okay=False), help="Its translation.")
+@click.option("--lang", required=True, help="Target language code.")
+@click.option("--pivot-lang", default="en", show_default=True)
+@click.option("--id-field", default="id", show_default=True, help="Rows without it are numbered by position.")
+@click.option("--on-bad-row", type=click.Choice(["skip", "error"]), default="skip", show_default=True)
+@click.option("--reject-length-outliers", is_flag=True, help="Reject (not only flag) response-length outliers.")
+@click.option("--output", required=True, type=click.Path(dir_okay=False))
+def data_build(pivot_file, target_file, lang, pivot_lang, id_field, on_bad_row, reject_length_outliers, output):
+    """Join two files by id into PLUG rows; report and rejected rows go next to OUTPUT."""
+    from .data.build import BuildError, build, format_report
+
+    try:
+        report = build(Path(pivot_file), Path(target_file), lang, Path(output), pivot_lang, id_field, on_bad_row, reject_length_outliers)
+    except BuildError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(format_report(report))
+
+
+@data.command("translate")
+@click.option("--input", "input_file", required=True, type=click.Path(exists=True, dir_okay=False), help="Pivot-language data.")
+@click.option("--lang", required=True, help="Target language code.")
+@click.option("--source-lang", default="en", show_default=True)
+@click.option("--model", required=True, help="Model name sent to the endpoint.")
+@click.option("--base-url", default="https://api.openai.com/v1", show_default=True)
+@click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True)
+@click.option("--concurrency", default=8, show_default=True)
+@click.option("--max-retries", default=3, show_default=True, help="Retries of failed requests and unusable translations.")
+@click.option("--timeout", default=120.0, show_default=True)
+@click.option("--output", required=True, type=click.Path(dir_okay=False), help="JSONL; resumed if it exists.")
+def data_translate(input_file, lang, source_lang, model, base_url, api_key_env, concurrency, max_retries, timeout, output):
+    """Translate instruction and response together, one request per row."""
+    from .data.translate import translate_file
+    from .llm_client import ChatClient
+
+    client = ChatClient(model, base_url, api_key_env, timeout=timeout, max_retries=max_retries)
+    try:
+        counts = translate_file(Path(input_file), lang, Path(output), client, source_lang=source_lang,
+                                concurrency=concurrency, max_retries=max_retries)
+    finally:
+        client.close()
+    click.echo(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items()))
+    if counts["failed"]:
+        raise click.ClickException(f"{counts['failed']} rows failed (server errors); run the same command again to retry them")
+
+
 @plug.command("demo-model")
 @click.option("--output", default=DEFAULT_DEMO_MODEL, show_default=True, type=click.Path(file_okay=False))
 def demo_model(output: str):

@@ -1,0 +1,1 @@
+"""Building PLUG training data from instruction data and its translations."""

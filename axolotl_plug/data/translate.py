@@ -1,0 +1,115 @@
+"""`axolotl plug data translate`: instruction and response translated together in one
+request per row, kept apart by markers that must survive, as the paper did."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from ..eval.generate_file import finished_ids
+from ..langid import share_in_language
+from ..languages import get_language
+from ..llm_client import ChatClient, run_concurrently
+from .build import LANG_SHARE
+from .records import load_pairs, sibling
+
+INSTRUCTION_MARK = "<<<INSTRUCTION>>>"
+RESPONSE_MARK = "<<<RESPONSE>>>"
+_SPLIT = re.compile(re.escape(INSTRUCTION_MARK) + r"(.*?)" + re.escape(RESPONSE_MARK) + r"(.*)", re.S)
+
+
+def translation_messages(instruction: str, response: str, source: str, target: str) -> list[dict[str, str]]:
+    return [
+        {
+            "role": "system",
+            "content": (
+                f"You are a professional translator. Translate the user's text from {source} into "
+                f"{target}. The text has two parts, each starting with a marker line: "
+                f"{INSTRUCTION_MARK} and {RESPONSE_MARK}. Copy both markers exactly, translate "
+                "everything else faithfully and naturally, keep code, numbers, names and formatting, "
+                "and write nothing but the translation."
+            ),
+        },
+        {"role": "user", "content": f"{INSTRUCTION_MARK}\n{instruction}\n{RESPONSE_MARK}\n{response}"},
+    ]
+
+
+def split_translation(reply: str) -> tuple[str, str] | None:
+    """(instruction, response) when both markers survived once each, in order."""
+    if reply.count(INSTRUCTION_MARK) != 1 or reply.count(RESPONSE_MARK) != 1:
+        return None
+    match = _SPLIT.search(reply)
+    if not match:
+        return None
+    instruction, response = match.group(1).strip(), match.group(2).strip()
+    return (instruction, response) if instruction and response else None
+
+
+def check_translation(reply: str, source: str, target: str) -> tuple[tuple[str, str] | None, str]:
+    """The two parts and '' when usable, else None and the reason."""
+    parts = split_translation(reply)
+    if parts is None:
+        return None, "markers lost"
+    for name, text in zip(("instruction", "response"), parts):
+        if any(ch.isalpha() for ch in text):
+            share = share_in_language(text, target, (source, target))
+            if share < LANG_SHARE:
+                return None, f"{name} not in {target} ({share:.0%} of its letters are)"
+    return parts, ""
+
+
+def translate_file(
+    input_file: Path,
+    lang: str,
+    output: Path,
+    client: ChatClient,
+    *,
+    source_lang: str = "en",
+    concurrency: int = 8,
+    max_retries: int = 3,
+    progress: bool = True,
+) -> dict[str, int]:
+    """Translate every row not yet in `output` or its `.rejected.jsonl`; append as rows
+    finish. Returns counts. Rows whose requests kept failing are left for a rerun."""
+    from tqdm.auto import tqdm
+
+    rows, _ = load_pairs(input_file)
+    rejected_path = sibling(output, "rejected.jsonl")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    done = finished_ids(output) | finished_ids(rejected_path)
+    todo = [r for r in rows if r["id"] not in done]
+    source_name, target_name = get_language(source_lang).name, get_language(lang).name
+
+    def translate(row: dict) -> tuple[dict | None, str, str]:
+        if not row["instruction"] or not row["response"]:
+            return None, "empty instruction or response in the input", ""
+        messages = translation_messages(row["instruction"], row["response"], source_name, target_name)
+        reply, reason = "", ""
+        for _ in range(max_retries + 1):
+            reply = client.complete(messages)
+            parts, reason = check_translation(reply, source_lang, lang)
+            if parts:
+                return {"id": row["id"], "lang": lang, "instruction": parts[0], "response": parts[1]}, "", reply
+        return None, reason, reply
+
+    counts = {"translated": 0, "rejected": 0, "failed": 0, "already_done": len(rows) - len(todo)}
+    bar = tqdm(total=len(rows), initial=len(rows) - len(todo), desc=f"translating to {lang}", unit="row", disable=not progress)
+    with open(output, "a", encoding="utf-8") as good, open(rejected_path, "a", encoding="utf-8") as bad:
+        for row, result in run_concurrently(translate, todo, concurrency):
+            bar.update(1)
+            if isinstance(result, Exception):
+                counts["failed"] += 1
+                continue
+            translated, reason, reply = result
+            if translated:
+                good.write(json.dumps(translated, ensure_ascii=False) + "\n")
+                good.flush()
+                counts["translated"] += 1
+            else:
+                bad.write(json.dumps({"id": row["id"], "row": row["row"], "reason": reason, "reply": reply},
+                                     ensure_ascii=False) + "\n")
+                bad.flush()
+                counts["rejected"] += 1
+    bar.close()
+    return counts
