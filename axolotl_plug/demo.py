@@ -89,8 +89,9 @@ def run_demo(config_path: Path, heldout: Path, max_new_tokens: int = 128) -> Non
     if steps:
         before, after = file_metrics(steps[0], config), file_metrics(steps[-1], config)
         print(f"\n== PLUG metrics on held-out prompts: {steps[0].stem} (before) -> {steps[-1].stem} (after)")
-        width = max(len(k) for k in after)
-        for key in after:
+        headline = [k for k in after if k.count("/") == 1]  # per-language rows are in the step files
+        width = max(len(k) for k in headline)
+        for key in headline:
             print(f"{key:<{width}}  {before.get(key, 0.0):7.3f} -> {after[key]:7.3f}")
 
     records = load_instructions(str(heldout))

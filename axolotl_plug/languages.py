@@ -80,6 +80,8 @@ def get_language(
     """
     custom = {k: v for k, v in ((overrides or {}).get(code) or {}).items() if v is not None}
     base = LANGUAGES.get(code)
+    if base is not None and not custom:
+        return base
     if base is None:
         if not {"instruction", "response"} <= custom.keys():
             raise UnknownLanguageError(

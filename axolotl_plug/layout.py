@@ -14,7 +14,7 @@ from .args import PlugConfig
 from .languages import Language, UnknownLanguageError, get_language
 from .templates import (
     DEFAULT_RESPONSE_TEMPLATE,
-    MARKER_CHARS,
+    has_marker,
     read_template,
     render_marked,
     resolve_template,
@@ -164,7 +164,7 @@ def _text(row: Mapping[str, Any], name: str, required: bool = True) -> str | Non
         if required:
             raise RowError(name, "empty")
         return None
-    if MARKER_CHARS & set(value):
+    if has_marker(value):
         raise RowError(name, "contains private-use characters U+E000..U+E002, reserved by axolotl-plug")
     return value
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -14,8 +13,11 @@ DEFAULT_RESPONSE_TEMPLATE = "plug_response"
 # Marker characters from Unicode's private use area wrap every variable while a layout
 # renders, so the trained character spans are known exactly without re-searching.
 _OPEN, _SEP, _CLOSE = "\ue000", "\ue001", "\ue002"
-_MARKED = re.compile(f"{_OPEN}(\\w+){_SEP}(.*?){_CLOSE}", re.S)
-MARKER_CHARS = frozenset(_OPEN + _SEP + _CLOSE)
+MARKER_CHARS = (_OPEN, _SEP, _CLOSE)
+
+
+def has_marker(text: str) -> bool:
+    return any(mark in text for mark in MARKER_CHARS)
 
 
 def template_dir() -> Path:
@@ -74,19 +76,20 @@ def render_marked(source: str, values: dict[str, str], extra: dict) -> tuple[str
         raise ValueError(f"response template failed to render: {exc}") from exc
     pieces: list[str] = []
     spans: dict[str, tuple[int, int]] = {}
-    length = pos = 0
-    for match in _MARKED.finditer(raw):
-        literal = raw[pos : match.start()]
-        pieces.append(literal)
-        length += len(literal)
-        text = match.group(2)
-        spans.setdefault(match.group(1), (length, length + len(text)))
+    chunks = raw.split(_OPEN)
+    pieces.append(chunks[0])
+    length = len(chunks[0])
+    for chunk in chunks[1:]:
+        name, sep, rest = chunk.partition(_SEP)
+        text, close, after = rest.partition(_CLOSE)
+        if not (sep and close):
+            raise ValueError("response template split a variable's text; insert the variables as they are")
+        spans.setdefault(name, (length, length + len(text)))
         pieces.append(text)
-        length += len(text)
-        pos = match.end()
-    pieces.append(raw[pos:])
+        pieces.append(after)
+        length += len(text) + len(after)
     text = "".join(pieces)
-    if MARKER_CHARS & set(text):
+    if has_marker(text):
         raise ValueError(
             "response template changed a variable's text (a filter such as |trim or |upper "
             "on a header or answer); insert the variables as they are"

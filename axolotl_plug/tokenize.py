@@ -10,9 +10,17 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from typing import Sequence
+from collections.abc import Sequence
 
 IGNORE = -100
+
+
+def _start(offset: tuple[int, int]) -> int:
+    return offset[0]
+
+
+def _end(offset: tuple[int, int]) -> int:
+    return offset[1]
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,65 @@ def render(tokenizer, chat_template: str, messages: list[dict], template_kwargs:
     )
 
 
+class _LazyOffsets(Sequence):
+    # each lookup crosses into Rust; `near` narrows a binary search to a few tokens
+    """The character offsets of an encoding, read from Rust one token at a time.
+
+    Labels need a few binary searches over the offsets; converting all of them into
+    Python tuples (hundreds per row) cost as much as tokenizing, mostly in garbage
+    collection of those tuples."""
+
+    def __init__(self, encoding):
+        self._encoding = encoding
+        self._length = len(encoding)
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._length))]
+        if index < 0:
+            index += self._length
+        if not 0 <= index < self._length:
+            raise IndexError(index)
+        return self._encoding.token_to_chars(index)
+
+    def token_at(self, char: int) -> int | None:
+        """Index of the token holding character `char` (None past the end)."""
+        return self._encoding.char_to_token(char)
+
+
+def _search(offsets: Sequence[tuple[int, int]], x: int, key, right: bool) -> int:
+    """bisect_right/bisect_left(offsets, x, key=key), started next to the token that
+    holds character x and checked against the bisect postcondition."""
+    search = bisect_right if right else bisect_left
+    n = len(offsets)
+    token = offsets.token_at(x) if isinstance(offsets, _LazyOffsets) else None
+    if token is not None:
+        i = search(offsets, x, max(0, token - 2), min(n, token + 3), key=key)
+        before_ok = i == 0 or (key(offsets[i - 1]) <= x if right else key(offsets[i - 1]) < x)
+        after_ok = i == n or (key(offsets[i]) > x if right else key(offsets[i]) >= x)
+        if before_ok and after_ok:
+            return i
+    return search(offsets, x, key=key)
+
+
+def encode_rendered(tokenizer, texts: list[str]) -> list[tuple[list[int], Sequence[tuple[int, int]]]]:
+    """(ids, character offsets) of each rendered text, without special tokens added:
+    what `tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)` gives.
+
+    The Rust tokenizer is called directly when it has no truncation or padding set
+    (the Python wrapper converts every offset of every token, which costs as much as
+    encoding itself); otherwise the wrapper is used.
+    """
+    backend = getattr(tokenizer, "_tokenizer", None)
+    if backend is not None and backend.truncation is None and backend.padding is None:
+        return [(e.ids, _LazyOffsets(e)) for e in backend.encode_batch(texts, add_special_tokens=False)]
+    encoded = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
+    return list(zip(encoded["input_ids"], encoded["offset_mapping"]))
+
+
 def answer_offset(text: str, answer: str) -> int:
     """Where the (last) assistant answer starts in the render, or -1 if the template
     did not copy it verbatim."""
@@ -58,23 +125,25 @@ def label_tokens(
     answer: tuple[int, int],
     trained: Sequence[tuple[int, int]],
     end_of_turn: EndOfTurn,
-) -> list[int]:
+) -> tuple[list[int], int | None]:
     """Labels for one rendered conversation.
 
     `answer` is the assistant content's character span in the render and `trained`
     the spans (inside it) that carry loss. At the answer's own edges a token that
     straddles the edge is trained (as the stock strategy does); at an inner edge
-    between trained and masked text it stays masked.
+    between trained and masked text it stays masked. Returns the labels and the index
+    of the first trained token (None when nothing is trained).
     """
-    starts = [s for s, _ in offsets]
-    ends = [e for _, e in offsets]
     labels = [IGNORE] * len(input_ids)
+    first_trained = None
     for lo, hi in trained:
-        first = bisect_right(ends, lo) if lo == answer[0] else bisect_left(starts, lo)
-        stop = bisect_left(starts, hi) if hi == answer[1] else bisect_right(ends, hi)
+        first = _search(offsets, lo, _end, right=True) if lo == answer[0] else _search(offsets, lo, _start, right=False)
+        stop = _search(offsets, hi, _start, right=False) if hi == answer[1] else _search(offsets, hi, _end, right=True)
         labels[first:stop] = input_ids[first:stop]
+        if first < stop and (first_trained is None or first < first_trained):
+            first_trained = first
 
-    turn_end = bisect_left(starts, answer[1])
+    turn_end = _search(offsets, answer[1], _start, right=False)
     for wanted, ids in ((end_of_turn.train_eot, end_of_turn.eot_ids), (end_of_turn.train_eos, {end_of_turn.eos_id})):
         if not wanted:
             continue
@@ -82,5 +151,6 @@ def label_tokens(
         for i in range(turn_end, min(len(input_ids), turn_end + 4)):
             if input_ids[i] in ids:
                 labels[i] = input_ids[i]
+                first_trained = i if first_trained is None else first_trained
                 break
-    return labels
+    return labels, first_trained
