@@ -60,7 +60,12 @@ class PlugEvalConfig(_Strict):
         default=None, description="Split (or file stem, e.g. `chinese` of X-AlpacaEval) of a hub dataset."
     )
     num_samples: int = Field(default=8, ge=1, description="Prompts generated at each evaluation.")
-    max_new_tokens: int = Field(default=128, ge=1, description="Greedy generation length limit.")
+    max_new_tokens: int = Field(
+        default=96,
+        ge=1,
+        description="Greedy generation length limit. The default suits quick checks of short "
+        "answers; on real runs set it just above a full answer in both languages.",
+    )
     batch_size: int = Field(default=8, ge=1, description="Prompts per generate call (left-padded).")
 
 

@@ -56,7 +56,7 @@ def seconds_per_100_samples(model_dir: str, samples: int) -> float:
     """Batched greedy generation as the evaluation callback runs it, on held-out prompts."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from axolotl_plug.args import PlugConfig
+    from axolotl_plug.args import PlugConfig, PlugEvalConfig
     from axolotl_plug.eval.sources import load_instructions
     from axolotl_plug.generate import generate_answers
     from axolotl_plug.layout import prompt_messages
@@ -66,8 +66,9 @@ def seconds_per_100_samples(model_dir: str, samples: int) -> float:
     records = load_instructions(str(REPO / "example_configs/data/demo_heldout.jsonl"))
     prompts = [prompt_messages(r["instruction"], r["lang"], PlugConfig()) for r in records]
     prompts = (prompts * (samples // len(prompts) + 1))[:samples]
+    defaults = PlugEvalConfig()
     start = time.perf_counter()
-    list(generate_answers(model, tokenizer, prompts, max_new_tokens=128, batch_size=8))
+    list(generate_answers(model, tokenizer, prompts, max_new_tokens=defaults.max_new_tokens, batch_size=defaults.batch_size))
     return (time.perf_counter() - start) / samples * 100
 
 
@@ -116,7 +117,7 @@ def main() -> None:
     print(f"label parity with stock: {same}/{len(rows)} rows identical")
     if args.gen_samples:
         print(f"generation: {seconds_per_100_samples(args.model, args.gen_samples):.1f} s per 100 samples "
-              "(demo model, greedy, batch 8, up to 128 new tokens: the evaluation callback's defaults)")
+              "(demo model, greedy, with the evaluation callback's default batch size and max_new_tokens)")
     print(f"ratio_vs_stock={ours_rate / stock_rate:.2f} ratio_vs_plain={ours_rate / plain_rate:.2f}")
 
 

@@ -1,0 +1,100 @@
+"""Peak memory of `axolotl preprocess` on many PLUG rows (target: under 4 GB).
+
+    python benchmarks/preprocess_memory.py [--rows 200000] [--num-proc 2]
+
+Writes ROWS mixed-language PLUG rows (the demo rows, answers lengthened) to a JSONL file,
+runs the real `axolotl preprocess` on the demo model's tokenizer with
+`dataset_num_proc: NUM_PROC`, and samples the resident memory of the whole process tree
+(the CLI, accelerate and the map workers) every 0.2 s. Prints the peak of the summed RSS
+and of the largest single process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "benchmarks"))
+from preprocess import build_rows  # noqa: E402
+
+
+def tree_rss(process: psutil.Process) -> tuple[int, int]:
+    """(sum, max) resident bytes over a process and its descendants."""
+    sizes = []
+    for p in [process, *process.children(recursive=True)]:
+        try:
+            sizes.append(p.memory_info().rss)
+        except psutil.Error:
+            continue
+    return sum(sizes), max(sizes, default=0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--num-proc", type=int, default=2)
+    parser.add_argument("--model", default=str(REPO / "models/smollm2-135m-instruct"))
+    args = parser.parse_args()
+
+    from axolotl_plug.demo import convert_demo_model
+
+    convert_demo_model(args.model)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        data = tmp / "rows.jsonl"
+        with open(data, "w", encoding="utf-8") as handle:
+            for row in build_rows(args.rows):
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        config = {
+            "base_model": args.model,
+            "plugins": ["axolotl_plug.PlugPlugin"],
+            "plug": {"pivot_language": "en"},
+            "datasets": [{"path": str(data), "type": "plug"}],
+            "dataset_prepared_path": str(tmp / "prepared"),
+            "output_dir": str(tmp / "out"),
+            "sequence_len": 1024,
+            "sample_packing": False,
+            "dataset_num_proc": args.num_proc,
+            "micro_batch_size": 1,
+            "num_epochs": 1,
+            "learning_rate": 1e-4,
+            "bf16": False,
+            "fp16": False,
+            "tf32": False,
+            "val_set_size": 0,
+        }
+        path = tmp / "cfg.yml"
+        path.write_text(yaml.safe_dump(config))
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "AXOLOTL_DO_NOT_TRACK": "1",
+               "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+        start = time.monotonic()
+        child = subprocess.Popen([str(Path(sys.executable).parent / "axolotl"), "preprocess", str(path)],
+                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        root = psutil.Process(child.pid)
+        peak_sum = peak_max = 0
+        while child.poll() is None:
+            total, largest = tree_rss(root)
+            peak_sum, peak_max = max(peak_sum, total), max(peak_max, largest)
+            time.sleep(0.2)
+        seconds = time.monotonic() - start
+        if child.returncode != 0:
+            raise SystemExit(f"axolotl preprocess failed with exit code {child.returncode}")
+        prepared = sum(f.stat().st_size for f in (tmp / "prepared").rglob("*") if f.is_file())
+    gib = 1024**3
+    print(f"{args.rows} rows, dataset_num_proc {args.num_proc}: preprocess took {seconds:.0f} s, "
+          f"prepared dataset {prepared / gib:.2f} GiB")
+    print(f"peak RSS, whole process tree: {peak_sum / gib:.2f} GiB; largest single process: {peak_max / gib:.2f} GiB")
+
+
+if __name__ == "__main__":
+    main()
