@@ -61,7 +61,7 @@ class PlugEvalConfig(_Strict):
     )
     num_samples: int = Field(default=8, ge=1, description="Prompts generated at each evaluation.")
     max_new_tokens: int = Field(
-        default=96,
+        default=80,
         ge=1,
         description="Greedy generation length limit. The default suits quick checks of short "
         "answers; on real runs set it just above a full answer in both languages.",

@@ -55,13 +55,16 @@ def generate_from_ids(
             width = max(len(ids) for ids in batch)
             input_ids = torch.tensor([[pad_id] * (width - len(ids)) + list(ids) for ids in batch], device=device)
             attention = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in batch], device=device)
-            with torch.no_grad():
+            with torch.inference_mode():
                 output = model.generate(
                     input_ids=input_ids,
                     attention_mask=attention,
                     max_new_tokens=max_new_tokens,
                     do_sample=False,
                     pad_token_id=pad_id,
+                    # axolotl turns the KV cache off in the model config for training;
+                    # without it every new token recomputes the whole sequence
+                    use_cache=True,
                 )
             yield from tokenizer.batch_decode(output[:, width:], skip_special_tokens=True)
     finally:

@@ -126,3 +126,35 @@ def test_sharded_generation_gathers_every_prompt_once_across_two_processes(tiny_
     indices = [index for index, _, _ in per_rank[0]]
     ranks = {rank for _, _, rank in per_rank[0]}
     assert indices == [0, 1, 2, 3, 4] and ranks == {0, 1}
+
+
+def test_eval_split_prompts_are_the_training_prompts(tiny_model_dir, tmp_path):
+    from axolotl_plug.args import PlugConfig
+    from axolotl_plug.eval.sources import eval_split_records
+    from conftest import tokenize_with_axolotl
+
+    data = write_jsonl(tmp_path / "rows.jsonl", ROWS)
+    dataset, tokenizer = tokenize_with_axolotl(cpu_config(tiny_model_dir, tmp_path, data, {"chat_template": "plug_tulu"}))
+    records = eval_split_records(dataset, tokenizer, PlugConfig(), limit=4)
+    by_lang = {r["lang"]: r for r in records}
+    assert set(by_lang) == {"zh", "ko", "it", "es"}
+    ko = next(row for row in ROWS if row["lang"] == "ko")
+    system = "Please interpret the instruction in English, and then respond both in English and in Korean."
+    assert by_lang["ko"]["instruction"] == f"<s><|system|>\n{system}\n<|user|>\n{ko['instruction']}\n<|assistant|>\n"
+    assert by_lang["ko"]["reference"] == ko["response"]
+    assert tokenizer.decode(by_lang["ko"]["prompt_ids"]) == by_lang["ko"]["instruction"]
+
+
+def test_generation_is_batched_left_padded_and_restores_training_mode(tiny_model_dir):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from axolotl_plug.generate import generate_from_ids
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    model.train()
+    prompts = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in ("<s>a", "<s>a much longer prompt here")]
+    together = list(generate_from_ids(model, tokenizer, prompts, max_new_tokens=5, batch_size=2))
+    alone = [next(generate_from_ids(model, tokenizer, [p], max_new_tokens=5, batch_size=1)) for p in prompts]
+    assert together == alone  # left padding leaves each answer as if generated alone
+    assert model.training
