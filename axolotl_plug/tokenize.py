@@ -54,6 +54,37 @@ def render(tokenizer, chat_template: str, messages: list[dict], template_kwargs:
     )
 
 
+class ChatRenderer:
+    """`render` for one tokenizer and template, minus apply_chat_template's per-call
+    set-up: the compiled template and the special-token variables are kept.
+
+    It calls the template exactly as transformers' render_jinja_template does (the
+    parity tests compare the result with the stock strategy's); if transformers moves
+    its compile helper, it falls back to apply_chat_template.
+    """
+
+    def __init__(self, tokenizer, chat_template: str, template_kwargs: dict | None = None):
+        self.tokenizer = tokenizer
+        self.chat_template = chat_template
+        self.template_kwargs = dict(template_kwargs or {})
+        self._compiled = None
+
+    def __getstate__(self):  # compiled jinja templates do not pickle; workers recompile
+        return {**self.__dict__, "_compiled": None}
+
+    def __call__(self, messages: list[dict]) -> str:
+        if self._compiled is None:
+            try:
+                from transformers.utils.chat_template_utils import _compile_jinja_template
+            except ImportError:
+                return render(self.tokenizer, self.chat_template, messages, self.template_kwargs)
+            self._compiled = _compile_jinja_template(self.chat_template)
+            self._variables = {**self.tokenizer.special_tokens_map, **self.template_kwargs}
+        return self._compiled.render(
+            messages=messages, tools=None, documents=None, add_generation_prompt=False, **self._variables
+        )
+
+
 class _LazyOffsets(Sequence):
     # each lookup crosses into Rust; `near` narrows a binary search to a few tokens
     """The character offsets of an encoding, read from Rust one token at a time.

@@ -97,9 +97,15 @@ def main() -> None:
     tokens = sum(len(ids) for ids in tokenizer(texts[:500], add_special_tokens=False)["input_ids"]) / min(500, len(texts))
     print(f"{len(rows)} rows, about {tokens:.0f} tokens each, tokenizer {Path(args.model).name}")
 
-    stock_rate, stock_out = timed(
-        "stock chat_template", len(rows), lambda: [stock.tokenize_prompt({"messages": c.messages}) for c in conversations]
-    )
+    def stock_pass():
+        # as axolotl's TokenizedPromptDataset calls it: batches of 1000 rows (batched=True)
+        labels = []
+        for lo in range(0, len(conversations), 1000):
+            batch = {"messages": [c.messages for c in conversations[lo : lo + 1000]]}
+            labels += stock.tokenize_prompt(batch)["labels"]
+        return labels
+
+    stock_rate, stock_labels = timed("stock chat_template", len(rows), stock_pass)
 
     def ours_pass():
         out = []
@@ -113,7 +119,7 @@ def main() -> None:
     plain_rate, _ = timed("plain tokenizer pass", len(rows), lambda: tokenizer(texts, add_special_tokens=False))
 
     labels = [label for out in ours_out for label in out["labels"]]
-    same = sum(a["labels"] == b for a, b in zip(stock_out, labels))
+    same = sum(a == b for a, b in zip(stock_labels, labels))
     print(f"label parity with stock: {same}/{len(rows)} rows identical")
     if args.gen_samples:
         print(f"generation: {seconds_per_100_samples(args.model, args.gen_samples):.1f} s per 100 samples "

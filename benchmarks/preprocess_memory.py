@@ -4,9 +4,10 @@
 
 Writes ROWS mixed-language PLUG rows (the demo rows, answers lengthened) to a JSONL file,
 runs the real `axolotl preprocess` on the demo model's tokenizer with
-`dataset_num_proc: NUM_PROC`, and samples the resident memory of the whole process tree
-(the CLI, accelerate and the map workers) every 0.2 s. Prints the peak of the summed RSS
-and of the largest single process.
+`dataset_num_proc: NUM_PROC`, and samples the memory of the whole process tree (the CLI
+and the map workers) every 0.2 s. Prints the peak summed PSS (the memory the tree really
+occupies), the peak summed RSS (shared pages counted once per process) and the largest
+single process.
 """
 
 from __future__ import annotations
@@ -28,15 +29,21 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from preprocess import build_rows  # noqa: E402
 
 
-def tree_rss(process: psutil.Process) -> tuple[int, int]:
-    """(sum, max) resident bytes over a process and its descendants."""
-    sizes = []
+def tree_memory(process: psutil.Process) -> tuple[int, int, int]:
+    """(summed PSS, summed RSS, largest RSS) in bytes over a process and its descendants.
+
+    Forked map workers share the parent's pages (torch, transformers) copy-on-write:
+    summed RSS counts those pages once per process, PSS divides each shared page among
+    the processes sharing it, so summed PSS is the memory the tree really occupies."""
+    pss, rss = [], []
     for p in [process, *process.children(recursive=True)]:
         try:
-            sizes.append(p.memory_info().rss)
+            info = p.memory_full_info()
         except psutil.Error:
             continue
-    return sum(sizes), max(sizes, default=0)
+        pss.append(info.pss)
+        rss.append(info.rss)
+    return sum(pss), sum(rss), max(rss, default=0)
 
 
 def main() -> None:
@@ -81,10 +88,10 @@ def main() -> None:
         child = subprocess.Popen([str(Path(sys.executable).parent / "axolotl"), "preprocess", str(path)],
                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         root = psutil.Process(child.pid)
-        peak_sum = peak_max = 0
+        peak_pss = peak_rss = peak_max = 0
         while child.poll() is None:
-            total, largest = tree_rss(root)
-            peak_sum, peak_max = max(peak_sum, total), max(peak_max, largest)
+            pss, rss, largest = tree_memory(root)
+            peak_pss, peak_rss, peak_max = max(peak_pss, pss), max(peak_rss, rss), max(peak_max, largest)
             time.sleep(0.2)
         seconds = time.monotonic() - start
         if child.returncode != 0:
@@ -93,7 +100,9 @@ def main() -> None:
     gib = 1024**3
     print(f"{args.rows} rows, dataset_num_proc {args.num_proc}: preprocess took {seconds:.0f} s, "
           f"prepared dataset {prepared / gib:.2f} GiB")
-    print(f"peak RSS, whole process tree: {peak_sum / gib:.2f} GiB; largest single process: {peak_max / gib:.2f} GiB")
+    print(f"peak memory of the process tree: {peak_pss / gib:.2f} GiB PSS (shared pages counted once); "
+          f"{peak_rss / gib:.2f} GiB summed RSS (shared pages counted per process); "
+          f"largest single process {peak_max / gib:.2f} GiB RSS")
 
 
 if __name__ == "__main__":
