@@ -129,6 +129,10 @@ class PlugConfig(_Strict):
         default=None, description="Attach the PLUG evaluation callback (see PlugEvalConfig)."
     )
 
+    def header_overrides(self) -> dict[str, dict[str, str | None]]:
+        """`headers` as plain dicts, the form languages.get_language and extract take."""
+        return {code: h.model_dump() for code, h in self.headers.items()}
+
     @field_validator("target_language", "pivot_language")
     @classmethod
     def _lowercase_code(cls, code: Optional[str]) -> Optional[str]:

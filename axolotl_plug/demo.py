@@ -64,6 +64,7 @@ def run_demo(config_path: Path, heldout: Path, max_new_tokens: int = 128) -> Non
     """Prepare the model, train with the real `axolotl train` (the evaluation callback
     scores held-out prompts during training), then answer every held-out instruction."""
     import os
+    import shutil
     import subprocess
     import sys
     import time
@@ -71,12 +72,13 @@ def run_demo(config_path: Path, heldout: Path, max_new_tokens: int = 128) -> Non
     from .cli import read_config
     from .eval.generate_file import file_metrics, generate_file
     from .eval.metrics import format_table
-    from .eval.sources import load_instructions
+    from .eval.sources import load_instructions, read_records
     from .generate import load_for_generation
 
     raw, config = read_config(str(config_path))
     convert_demo_model(Path(raw["base_model"]))
     output_dir = Path(raw["output_dir"])
+    shutil.rmtree(output_dir / "plug_eval", ignore_errors=True)  # before/after of this run only
 
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
@@ -102,8 +104,6 @@ def run_demo(config_path: Path, heldout: Path, max_new_tokens: int = 128) -> Non
         model, tokenizer, records, config, answers_file, "plug-demo", max_new_tokens=max_new_tokens, batch_size=10
     )
     print(f"\n== {len(records)} held-out instructions, extracted target-language answers ({answers_file})")
-    from .eval.sources import read_records
-
     for line in read_records(answers_file):
         print(f"[{line['lang']}] {line['instruction']}\n     -> {line['output'] or '(no target answer)'}  [{line['status']}]")
     print("\n" + format_table({k: v for k, v in metrics.items() if k.count("/") == 1}))

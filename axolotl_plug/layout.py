@@ -48,7 +48,7 @@ class Conversation:
 
 def languages_for(lang: str, config: PlugConfig) -> tuple[Language, Language]:
     """The (target, pivot) table entries for a row in `lang`, header overrides applied."""
-    overrides = {code: h.model_dump() for code, h in config.headers.items()}
+    overrides = config.header_overrides()
     return get_language(lang, overrides), get_language(config.pivot_language, overrides)
 
 

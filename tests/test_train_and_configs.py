@@ -91,3 +91,19 @@ def test_example_config_validates_with_axolotl(path, tiny_model_dir, tmp_path, m
     assert "/plug-" in cfg.dataset_prepared_path
     if raw["plug"].get("chat_template") == "plug_tulu":
         assert cfg.chat_template == "jinja" and "<|assistant|>" in cfg.chat_template_jinja
+
+
+def test_wheel_ships_the_templates_and_the_cli_entry_point(tmp_path):
+    import zipfile
+
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path)],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    (wheel,) = tmp_path.glob("axolotl_plug-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "axolotl_plug/prompt_templates/plug_tulu.jinja" in names
+    assert "axolotl_plug/prompt_templates/plug_response.jinja" in names
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    assert "plug = axolotl_plug.cli:plug" in zipfile.ZipFile(wheel).read(entry_points).decode()

@@ -81,7 +81,7 @@ def evaluate_records(model_wrapped, accelerator, tokenizer, records, config) -> 
         batch_size=settings.batch_size,
     )
     languages = {r["lang"] for r in records} | {config.pivot_language}
-    headers = {code: h.model_dump() for code, h in config.headers.items()}
+    headers = config.header_overrides()
     judgements = []
     for index, answer, rank in answers:
         judgement = judge(records[index], answer, config.pivot_language, languages, config.mode, headers)

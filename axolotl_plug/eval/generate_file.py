@@ -55,7 +55,7 @@ def generate_file(
     done = finished_ids(output)
     todo = [r for r in records if r["id"] not in done]
     languages = {r["lang"] for r in records} | {config.pivot_language}
-    headers = {code: h.model_dump() for code, h in config.headers.items()}
+    headers = config.header_overrides()
     bar = tqdm(total=len(records), initial=len(records) - len(todo), desc="generating", unit="answer", disable=not progress)
     with open(output, "a", encoding="utf-8") as handle:
         for batch in batches(todo, batch_size):
@@ -86,6 +86,6 @@ def file_metrics(output: Path, config: PlugConfig) -> dict[str, float]:
     """Recompute the `plug/` metrics from a generate file alone."""
     rows = read_records(output)
     languages = {r["lang"] for r in rows} | {config.pivot_language}
-    headers = {code: h.model_dump() for code, h in config.headers.items()}
+    headers = config.header_overrides()
     judgements = [judge(r, r["raw_output"], config.pivot_language, languages, config.mode, headers) for r in rows]
     return metrics_by_language(judgements, config.pivot_language, config.mode)

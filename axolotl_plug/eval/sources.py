@@ -90,7 +90,7 @@ def eval_split_records(dataset, tokenizer, config, limit: int) -> list[dict[str,
 def _answer_language(gold: str, config) -> str:
     """The target language of a training answer: the table language whose response
     header it contains (the first in the text), else the configured target."""
-    overrides = {code: h.model_dump() for code, h in config.headers.items()}
+    overrides = config.header_overrides()
     found = []
     for code in set(LANGUAGES) | set(overrides):
         if code == config.pivot_language:
