@@ -6,6 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from axolotl.common.const import DEFAULT_DATASET_PREPARED_PATH
 from axolotl.integrations.base import BasePlugin
 
 from . import __version__
@@ -15,7 +16,6 @@ from .templates import read_template, resolve_template
 DATASET_TYPE = "axolotl_plug.plug"
 _SHORT_TYPES = {"plug", DATASET_TYPE}
 _FINGERPRINT_PREFIX = "plug-"
-_DEFAULT_PREPARED = "last_run_prepared"  # axolotl.common.const.DEFAULT_DATASET_PREPARED_PATH
 
 
 def _plug_datasets(cfg: dict) -> list[dict]:
@@ -78,7 +78,7 @@ def apply_plug_config(cfg: dict) -> None:
         cfg["chat_template"] = "jinja"
         cfg["chat_template_jinja"] = template
 
-    base = Path(cfg.get("dataset_prepared_path") or _DEFAULT_PREPARED)
+    base = Path(cfg.get("dataset_prepared_path") or DEFAULT_DATASET_PREPARED_PATH)
     if base.name.startswith(_FINGERPRINT_PREFIX):
         base = base.parent
     cfg["dataset_prepared_path"] = str(base / f"{_FINGERPRINT_PREFIX}{fingerprint(config, texts)}")
