@@ -36,8 +36,10 @@ def test_every_data_key_changes_the_prepared_path():
 
 
 def test_register_is_idempotent():
-    cfg = {"plug": {"target_language": "zh", "chat_template": "plug_tulu"}, "datasets": [{"path": "d", "type": "plug"}]}
+    cfg = {"plug": {"target_language": "zh", "chat_template": "plug_tulu"}, "datasets": [{"path": "d", "type": "plug"}],
+           "test_datasets": [{"path": "t", "type": "plug"}, {"path": "other", "type": "chat_template"}]}
     apply_plug_config(cfg)
+    assert [ds["type"] for ds in cfg["test_datasets"]] == ["axolotl_plug.plug", "chat_template"]
     first = dict(cfg)
     apply_plug_config(cfg)
     assert cfg == first
