@@ -74,7 +74,10 @@ def prompt_messages(
 ) -> list[dict[str, str]]:
     """Messages up to and including the user turn: the prompt a model answers at test time."""
     target, pivot = languages_for(lang, config)
-    system = system or system_prompt(config, target, pivot)
+    return _opening(instruction, system or system_prompt(config, target, pivot))
+
+
+def _opening(instruction: str, system: str | None) -> list[dict[str, str]]:
     messages = [{"role": "system", "content": system}] if system else []
     messages.append({"role": "user", "content": instruction})
     return messages
@@ -197,6 +200,7 @@ def build_conversation(
         response, pivot_instruction, pivot_response, target, pivot, config,
         layout or layout_source(config),
     )
-    messages = prompt_messages(instruction, lang, config, system=_text(row, fields.system, required=False))
+    # the same opening as prompt_messages, with the languages this row already resolved
+    messages = _opening(instruction, _text(row, fields.system, required=False) or system_prompt(config, target, pivot))
     messages.append({"role": "assistant", "content": content})
     return Conversation(messages, lang, trained_spans(content, spans, config), spans)

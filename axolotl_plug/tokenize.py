@@ -86,7 +86,6 @@ class ChatRenderer:
 
 
 class _LazyOffsets(Sequence):
-    # each lookup crosses into Rust; `near` narrows a binary search to a few tokens
     """The character offsets of an encoding, read from Rust one token at a time.
 
     Labels need a few binary searches over the offsets; converting all of them into
@@ -100,9 +99,7 @@ class _LazyOffsets(Sequence):
     def __len__(self) -> int:
         return self._length
 
-    def __getitem__(self, index):
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(self._length))]
+    def __getitem__(self, index: int) -> tuple[int, int]:
         if index < 0:
             index += self._length
         if not 0 <= index < self._length:

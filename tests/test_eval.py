@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from axolotl_plug.args import PlugConfig
 from axolotl_plug.eval.metrics import judge, metrics_by_language, summarize
 from conftest import REPO, ROWS, cpu_config, write_jsonl
 from test_train_and_configs import run_axolotl
@@ -21,7 +22,7 @@ GOOD_ZH = "English response: Paris is the capital of France.\n中文回复：巴
 
 def judged(lang, output, reference=None):
     record = {"id": "x", "lang": lang, "instruction": "q", "reference": reference}
-    return judge(record, output, "en", LANGS)
+    return judge(record, output, PlugConfig(), LANGS)
 
 
 def test_metrics_on_hand_written_outputs():
@@ -53,7 +54,7 @@ def test_metrics_split_by_language_when_mixed_and_monolingual_mode():
     metrics = metrics_by_language(outputs, "en")
     assert metrics["plug/format_ok"] == 1.0
     assert metrics["plug/zh/target_lang_ok"] == 1.0 and metrics["plug/ko/target_chars"] == len("안녕하세요.")
-    mono = judge({"id": "1", "lang": "zh", "instruction": "q"}, "巴黎是法国的首都。", "en", LANGS, mode="monolingual")
+    mono = judge({"id": "1", "lang": "zh", "instruction": "q"}, "巴黎是法国的首都。", PlugConfig(mode="monolingual"), LANGS)
     assert (mono.status, mono.target, mono.target_lang) == ("ok", "巴黎是法国的首都。", "zh")
     assert "pivot_lang_ok" not in summarize([mono], "en", mode="monolingual")
 

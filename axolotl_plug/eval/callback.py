@@ -19,7 +19,7 @@ from transformers import TrainerCallback
 
 from ..generate import generate_from_ids, prompt_ids
 from ..layout import prompt_messages
-from .metrics import Judgement, judge, metrics_by_language
+from .metrics import Judgement, judge, languages_in_play, metrics_by_language
 from .sources import eval_split_records, load_instructions
 
 LOG = get_logger(__name__)
@@ -80,14 +80,8 @@ def evaluate_records(model_wrapped, accelerator, tokenizer, records, config) -> 
         max_new_tokens=settings.max_new_tokens,
         batch_size=settings.batch_size,
     )
-    languages = {r["lang"] for r in records} | {config.pivot_language}
-    headers = config.header_overrides()
-    judgements = []
-    for index, answer, rank in answers:
-        judgement = judge(records[index], answer, config.pivot_language, languages, config.mode, headers)
-        judgement.rank = rank
-        judgements.append(judgement)
-    return judgements
+    languages = languages_in_play(records, config)
+    return [judge(records[index], answer, config, languages, rank) for index, answer, rank in answers]
 
 
 def write_step_file(folder: Path, step: int, judgements: list[Judgement]) -> Path:
@@ -95,7 +89,7 @@ def write_step_file(folder: Path, step: int, judgements: list[Judgement]) -> Pat
     path = folder / f"step_{step}.jsonl"
     with open(path, "w", encoding="utf-8") as handle:
         for j in judgements:
-            handle.write(json.dumps({**j.to_dict(), "rank": getattr(j, "rank", 0)}, ensure_ascii=False) + "\n")
+            handle.write(json.dumps(j.to_dict(), ensure_ascii=False) + "\n")
     return path
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..args import PlugConfig
 from ..generate import batches, generate_answers
 from ..layout import prompt_messages
-from .metrics import judge, metrics_by_language
+from .metrics import extract_answer, judge, languages_in_play, metrics_by_language
 from .sources import read_records
 
 
@@ -54,8 +54,6 @@ def generate_file(
     output.parent.mkdir(parents=True, exist_ok=True)
     done = finished_ids(output)
     todo = [r for r in records if r["id"] not in done]
-    languages = {r["lang"] for r in records} | {config.pivot_language}
-    headers = config.header_overrides()
     bar = tqdm(total=len(records), initial=len(records) - len(todo), desc="generating", unit="answer", disable=not progress)
     with open(output, "a", encoding="utf-8") as handle:
         for batch in batches(todo, batch_size):
@@ -64,7 +62,7 @@ def generate_file(
                 model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size, chat_template=chat_template
             )
             for record, answer in zip(batch, answers):
-                judged = judge(record, answer, config.pivot_language, languages, config.mode, headers)
+                judged = extract_answer(answer, record["lang"], config)  # languages are judged once, below
                 line = {
                     "id": record["id"],
                     "lang": record["lang"],
@@ -85,7 +83,6 @@ def generate_file(
 def file_metrics(output: Path, config: PlugConfig) -> dict[str, float]:
     """Recompute the `plug/` metrics from a generate file alone."""
     rows = read_records(output)
-    languages = {r["lang"] for r in rows} | {config.pivot_language}
-    headers = config.header_overrides()
-    judgements = [judge(r, r["raw_output"], config.pivot_language, languages, config.mode, headers) for r in rows]
+    languages = languages_in_play(rows, config)
+    judgements = [judge(r, r["raw_output"], config, languages) for r in rows]
     return metrics_by_language(judgements, config.pivot_language, config.mode)

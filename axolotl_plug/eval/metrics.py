@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from statistics import mean
 from typing import Iterable, Mapping
 
+from ..args import PlugConfig
 from ..extract import MISSING_TARGET, OK, Extraction, extract
 from ..langid import identify, share_in_language
 
@@ -27,30 +28,30 @@ class Judgement:
     pivot_lang: str | None
     pivot_leak: float
     reference: str | None = None
+    rank: int = 0  # the process that generated it
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def extract_answer(text: str, lang: str, pivot_language: str, mode: str = "plug", headers: Mapping | None = None) -> Extraction:
+def extract_answer(text: str, lang: str, config: PlugConfig) -> Extraction:
     """Extraction that knows the baseline: a monolingual answer is the whole output."""
-    if mode == "monolingual":
+    if config.mode == "monolingual":
         answer = text.strip()
         return Extraction(answer, "", "", OK if answer else MISSING_TARGET)
-    return extract(text, lang, pivot_language, headers)
+    return extract(text, lang, config.pivot_language, config.header_overrides())
 
 
-def judge(
-    record: Mapping,
-    raw_output: str,
-    pivot_language: str,
-    languages: Iterable[str],
-    mode: str = "plug",
-    headers: Mapping | None = None,
-) -> Judgement:
+def languages_in_play(records: Iterable[Mapping], config: PlugConfig) -> set[str]:
+    """The target languages of `records` plus the pivot: what language ID chooses among."""
+    return {r["lang"] for r in records} | {config.pivot_language}
+
+
+def judge(record: Mapping, raw_output: str, config: PlugConfig, languages: Iterable[str], rank: int = 0) -> Judgement:
     """Extract one answer and identify the language of its parts among `languages`."""
     lang = record["lang"]
-    got = extract_answer(raw_output, lang, pivot_language, mode, headers)
+    pivot_language = config.pivot_language
+    got = extract_answer(raw_output, lang, config)
     in_play = set(languages) | {lang, pivot_language}
     return Judgement(
         id=str(record.get("id", "")),
@@ -65,6 +66,7 @@ def judge(
         pivot_lang=identify(got.pivot, in_play),
         pivot_leak=share_in_language(got.target, pivot_language, in_play) if lang != pivot_language else 0.0,
         reference=record.get("reference"),
+        rank=rank,
     )
 
 
