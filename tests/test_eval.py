@@ -115,13 +115,22 @@ out.with_suffix(f".rank{accelerator.process_index}").write_text(json.dumps(resul
 def test_sharded_generation_gathers_every_prompt_once_across_two_processes(tiny_model_dir, tmp_path):
     script = tmp_path / "dist.py"
     script.write_text(DIST_SCRIPT)
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
+    import socket
+
+    with socket.socket() as probe:  # a free port, not a fixed one another process may hold
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # axolotl's config loader, run in-process by other tests, exports distributed and
+    # accelerate settings; the two workers must start from a clean slate
+    leaked = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+    env = {k: v for k, v in os.environ.items() if k not in leaked and not k.startswith("ACCELERATE_")}
+    env.update(CUDA_VISIBLE_DEVICES="", OMP_NUM_THREADS="1")
     result = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
-         str(script), str(tiny_model_dir), str(tmp_path / "out")],
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+         "--master_port", str(port), str(script), str(tiny_model_dir), str(tmp_path / "out")],
         capture_output=True, text=True, timeout=300, env=env, cwd=REPO,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     per_rank = [json.loads((tmp_path / f"out.rank{r}").read_text()) for r in (0, 1)]
     assert per_rank[0] == per_rank[1]  # every rank holds the gathered answers
     indices = [index for index, _, _ in per_rank[0]]
