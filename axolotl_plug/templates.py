@@ -8,12 +8,13 @@ from pathlib import Path
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from .paste import MARKER_CHARS, fill, prints_bare, slot, split_skeleton
+
 DEFAULT_RESPONSE_TEMPLATE = "plug_response"
 
-# Marker characters from Unicode's private use area wrap every variable while a layout
-# renders, so the trained character spans are known exactly without re-searching.
-_OPEN, _SEP, _CLOSE = "\ue000", "\ue001", "\ue002"
-MARKER_CHARS = (_OPEN, _SEP, _CLOSE)
+# The markers wrap every variable while a layout renders, so the trained character
+# spans are known exactly without re-searching.
+_OPEN, _SEP, _CLOSE = MARKER_CHARS
 
 
 def has_marker(text: str) -> bool:
@@ -68,7 +69,31 @@ def render_marked(source: str, values: dict[str, str], extra: dict) -> tuple[str
     `values` are the text variables whose spans we need (headers, instructions,
     responses); `extra` are plain variables (languages, order, flags). A value used
     twice keeps its first span. Raises ValueError on template errors.
+
+    A layout that prints every text variable bare (`{{ name }}`) is rendered once per
+    `extra` into a skeleton of literal text and slots, and each row is pasted into it:
+    the same text as a full render, without running jinja for every row.
     """
+    skeleton = _skeleton(source, tuple(values), tuple(extra.items()))
+    if skeleton is None:
+        return _render_marked(source, values, extra)
+    return fill(skeleton, values)
+
+
+@lru_cache(maxsize=256)
+def _skeleton(source: str, names: tuple[str, ...], extra: tuple[tuple[str, object], ...]):
+    """The layout under `extra` as literals and slots, or None when it is not a paste."""
+    template = _compile(source)
+    if not prints_bare(template.environment, source, names):
+        return None
+    try:
+        return split_skeleton(template.render(**dict(extra), **{name: slot(name) for name in names}))
+    except TemplateError as exc:
+        raise ValueError(f"response template failed to render: {exc}") from exc
+
+
+def _render_marked(source: str, values: dict[str, str], extra: dict) -> tuple[str, dict[str, tuple[int, int]]]:
+    """render_marked by a full render with every value wrapped in markers."""
     marked = {name: f"{_OPEN}{name}{_SEP}{text}{_CLOSE}" for name, text in values.items()}
     try:
         raw = _compile(source).render(**extra, **marked)

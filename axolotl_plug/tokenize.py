@@ -12,6 +12,8 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from collections.abc import Sequence
 
+from .paste import Skeleton, fill, pastes_message_contents, slot, split_skeleton
+
 IGNORE = -100
 
 
@@ -60,7 +62,9 @@ class ChatRenderer:
 
     It calls the template exactly as transformers' render_jinja_template does (the
     parity tests compare the result with the stock strategy's); if transformers moves
-    its compile helper, it falls back to apply_chat_template.
+    its compile helper, it falls back to apply_chat_template. A template that only
+    pastes message contents in (see `paste`) is rendered once per sequence of roles and
+    filled per conversation.
     """
 
     def __init__(self, tokenizer, chat_template: str, template_kwargs: dict | None = None):
@@ -72,17 +76,33 @@ class ChatRenderer:
     def __getstate__(self):  # compiled jinja templates do not pickle; workers recompile
         return {**self.__dict__, "_compiled": None}
 
-    def __call__(self, messages: list[dict]) -> str:
-        if self._compiled is None:
-            try:
-                from transformers.utils.chat_template_utils import _compile_jinja_template
-            except ImportError:
-                return render(self.tokenizer, self.chat_template, messages, self.template_kwargs)
-            self._compiled = _compile_jinja_template(self.chat_template)
-            self._variables = {**self.tokenizer.special_tokens_map, **self.template_kwargs}
+    def _compile(self) -> bool:
+        try:
+            from transformers.utils.chat_template_utils import _compile_jinja_template
+        except ImportError:
+            return False
+        self._compiled = _compile_jinja_template(self.chat_template)
+        self._variables = {**self.tokenizer.special_tokens_map, **self.template_kwargs}
+        self._pastes = pastes_message_contents(self._compiled.environment, self.chat_template)
+        self._skeletons: dict[tuple, Skeleton] = {}
+        return True
+
+    def _render(self, messages: list[dict]) -> str:
         return self._compiled.render(
             messages=messages, tools=None, documents=None, add_generation_prompt=False, **self._variables
         )
+
+    def __call__(self, messages: list[dict]) -> str:
+        if self._compiled is None and not self._compile():
+            return render(self.tokenizer, self.chat_template, messages, self.template_kwargs)
+        if not self._pastes or any(len(m) != 2 for m in messages):
+            return self._render(messages)
+        shape = tuple(m["role"] for m in messages)
+        skeleton = self._skeletons.get(shape)
+        if skeleton is None:
+            placeholders = [{"role": role, "content": slot(i)} for i, role in enumerate(shape)]
+            skeleton = self._skeletons[shape] = split_skeleton(self._render(placeholders), int)
+        return fill(skeleton, [m["content"] for m in messages])[0]
 
 
 class _LazyOffsets(Sequence):
