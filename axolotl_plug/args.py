@@ -131,7 +131,7 @@ class PlugConfig(_Strict):
 
     def header_overrides(self) -> dict[str, dict[str, str | None]]:
         """`headers` as plain dicts, the form languages.get_language and extract take."""
-        return {code: h.model_dump() for code, h in self.headers.items()}
+        return {code: h.model_dump() for code, h in self.headers.items()} if self.headers else {}
 
     @field_validator("target_language", "pivot_language")
     @classmethod

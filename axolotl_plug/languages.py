@@ -78,8 +78,10 @@ def get_language(
     (the `plug.headers` block). A code outside the table is accepted when overrides give
     both headers; otherwise the error lists the known codes.
     """
-    custom = {k: v for k, v in ((overrides or {}).get(code) or {}).items() if v is not None}
     base = LANGUAGES.get(code)
+    if base is not None and not overrides:
+        return base
+    custom = {k: v for k, v in ((overrides or {}).get(code) or {}).items() if v is not None}
     if base is not None and not custom:
         return base
     if base is None:

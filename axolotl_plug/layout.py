@@ -163,7 +163,7 @@ def _text(row: Mapping[str, Any], name: str, required: bool = True) -> str | Non
         return None
     if not isinstance(value, str):
         raise RowError(name, f"expected text, got {type(value).__name__} {value!r:.60}")
-    if not value.strip():
+    if not value or value.isspace():
         if required:
             raise RowError(name, "empty")
         return None

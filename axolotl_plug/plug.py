@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from .args import PlugConfig
 from .layout import RowError, build_conversation, check_layout, layout_source
-from .tokenize import IGNORE, ChatRenderer, EndOfTurn, answer_offset, encode_rendered, label_tokens
+from .tokenize import IGNORE, ChatRenderer, EndOfTurn, RowEncoder, answer_offset, label_tokens
 
 LOG = get_logger(__name__)
 
@@ -74,6 +74,7 @@ class PlugStrategy(DatasetWrappingStrategy):
         self.chat_template = self.stock.prompter.chat_template
         self.template_kwargs = dict(cfg.get("chat_template_kwargs") or {})
         self.render = ChatRenderer(tokenizer, self.chat_template, self.template_kwargs)
+        self.encode = RowEncoder(tokenizer)
         self.end_of_turn = EndOfTurn.from_stock(self.stock)
         self.fallback_reason = _fallback_reason(tokenizer, cfg, self.stock)
         if self.fallback_reason:
@@ -106,7 +107,7 @@ class PlugStrategy(DatasetWrappingStrategy):
             conversations.append(conversation)
             texts.append(None if self.fallback_reason else self.render(conversation.messages))
         fast = [i for i, t in enumerate(texts) if t is not None]
-        encoded = dict(zip(fast, encode_rendered(self.tokenizer, [texts[i] for i in fast])))
+        encoded = dict(zip(fast, self.encode([texts[i] for i in fast])))
 
         for i, (index, conversation) in enumerate(zip(indices, conversations)):
             ids: list[int] = []

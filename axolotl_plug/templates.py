@@ -18,7 +18,7 @@ _OPEN, _SEP, _CLOSE = MARKER_CHARS
 
 
 def has_marker(text: str) -> bool:
-    return any(mark in text for mark in MARKER_CHARS)
+    return not text.isascii() and any(mark in text for mark in MARKER_CHARS)
 
 
 def template_dir() -> Path:

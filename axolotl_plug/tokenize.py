@@ -1,28 +1,28 @@
 """Conversation -> input_ids / labels with one render and one tokenizer pass.
 
 We know which characters of the answer are trained when we lay it out, so after one
-chat-template render and one tokenizer call with offsets, labels are a bisect away.
+chat-template render and one tokenizer call, labels are a bisect over the tokens'
+character offsets away. Those come from Rust, or for a byte-level BPE from the ids
+themselves (`RowEncoder`).
 The rules for the answer's edges and the end-of-turn token copy axolotl's stock
 `chat_template` strategy, whose labels the tests compare against token for token.
 """
 
 from __future__ import annotations
 
+import json
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import accumulate
+from operator import itemgetter
 
 from .paste import Skeleton, fill, pastes_message_contents, slot, split_skeleton
 
 IGNORE = -100
 
 
-def _start(offset: tuple[int, int]) -> int:
-    return offset[0]
-
-
-def _end(offset: tuple[int, int]) -> int:
-    return offset[1]
+_START, _END = 0, 1  # fields of a (start, end) character offset
 
 
 @dataclass(frozen=True)
@@ -126,39 +126,157 @@ class _LazyOffsets(Sequence):
             raise IndexError(index)
         return self._encoding.token_to_chars(index)
 
-    def token_at(self, char: int) -> int | None:
-        """Index of the token holding character `char` (None past the end)."""
-        return self._encoding.char_to_token(char)
+    def insertion_point(self, x: int, field: int, right: bool) -> int | None:
+        """bisect_right (right) or bisect_left of x over the tokens' start or end
+        offsets, walked from the token that holds character x: one or two lookups where
+        a bisect over Rust offsets makes a dozen. None when no token holds x."""
+        token = self._encoding.char_to_token(x)
+        if token is None:
+            return None
+        chars = self._encoding.token_to_chars
+
+        def before(i: int) -> bool:  # does token i sort before the insertion point?
+            value = chars(i)[field]
+            return value <= x if right else value < x
+
+        if before(token):
+            token += 1
+            while token < self._length and before(token):
+                token += 1
+        else:
+            while token > 0 and not before(token - 1):
+                token -= 1
+        return token
 
 
-def _search(offsets: Sequence[tuple[int, int]], x: int, key, right: bool) -> int:
-    """bisect_right/bisect_left(offsets, x, key=key), started next to the token that
-    holds character x and checked against the bisect postcondition."""
+class _ByteOffsets(Sequence):
+    """The character offsets of a byte-level BPE encoding, worked out from its ids.
+
+    `ends[i]` is the UTF-8 byte where token i ends; token i starts where token i-1
+    ended. A token that covers part of a character spans that whole character, as in
+    the Rust offsets: a boundary at a character edge is found at the same token."""
+
+    def __init__(self, text: str, ends: list[int]):
+        self._text = text
+        self._ends = ends
+        self._ascii = text.isascii()
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    def _byte(self, char: int) -> int:
+        return char if self._ascii else len(self._text[:char].encode("utf-8"))
+
+    def __getitem__(self, index: int) -> tuple[int, int]:
+        if index < 0:
+            index += len(self._ends)
+        if not 0 <= index < len(self._ends):
+            raise IndexError(index)
+        start, end = (self._ends[index - 1] if index else 0), self._ends[index]
+        if self._ascii:
+            return start, end
+        data = self._text.encode("utf-8")
+        # a partial character counts as the whole: floor for the start, ceiling for the end
+        return len(data[:start].decode("utf-8", "ignore")), len(data[:end].decode("utf-8", "replace"))
+
+    def insertion_point(self, x: int, field: int, right: bool) -> int:
+        """bisect_right (right) or bisect_left of character x over the tokens' start or
+        end offsets: one bisect over the byte ends.
+
+        A start offset is the character holding the token's first byte, an end offset
+        the character after its last byte; so `start > x` means the token starts at or
+        after the byte of character x + 1, `end >= x` that it ends after the byte of
+        character x - 1."""
+        ends = self._ends
+        if field == _END:
+            if not right and x <= 0:
+                return 0
+            return bisect_right(ends, self._byte(x if right else x - 1))
+        byte = self._byte(x + 1 if right else x)
+        if byte <= 0:  # token 0 starts at byte 0
+            return 0
+        return min(len(ends), bisect_left(ends, byte) + 1)
+
+
+def _search(offsets: Sequence[tuple[int, int]], x: int, field: int, right: bool) -> int:
+    """bisect_right/bisect_left(offsets, x, key=itemgetter(field))."""
+    if isinstance(offsets, (_LazyOffsets, _ByteOffsets)):
+        found = offsets.insertion_point(x, field, right)
+        if found is not None:
+            return found
     search = bisect_right if right else bisect_left
-    n = len(offsets)
-    token = offsets.token_at(x) if isinstance(offsets, _LazyOffsets) else None
-    if token is not None:
-        i = search(offsets, x, max(0, token - 2), min(n, token + 3), key=key)
-        before_ok = i == 0 or (key(offsets[i - 1]) <= x if right else key(offsets[i - 1]) < x)
-        after_ok = i == n or (key(offsets[i]) > x if right else key(offsets[i]) >= x)
-        if before_ok and after_ok:
-            return i
-    return search(offsets, x, key=key)
+    return search(offsets, x, key=itemgetter(field))
 
 
-def encode_rendered(tokenizer, texts: list[str]) -> list[tuple[list[int], Sequence[tuple[int, int]]]]:
-    """(ids, character offsets) of each rendered text, without special tokens added:
-    what `tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)` gives.
-
-    The Rust tokenizer is called directly when it has no truncation or padding set
-    (the Python wrapper converts every offset of every token, which costs as much as
-    encoding itself); otherwise the wrapper is used.
-    """
+def byte_lengths(tokenizer) -> list[int] | None:
+    """Bytes of text each token id stands for, when the tokenizer is a byte-level BPE
+    whose tokens cover a text's UTF-8 bytes exactly and in order: no normalizer, no
+    added prefix space, no pre-tokenizer step that drops text, no added token that
+    strips whitespace. None for any other tokenizer."""
     backend = getattr(tokenizer, "_tokenizer", None)
-    if backend is not None and backend.truncation is None and backend.padding is None:
-        return [(e.ids, _LazyOffsets(e)) for e in backend.encode_batch(texts, add_special_tokens=False)]
-    encoded = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
-    return list(zip(encoded["input_ids"], encoded["offset_mapping"]))
+    if backend is None:
+        return None
+    spec = json.loads(backend.to_str())
+    normalizer = spec.get("normalizer")
+    if (spec.get("model") or {}).get("type") != "BPE" or normalizer and normalizer.get("normalizers", [None]):
+        return None
+    pre = spec.get("pre_tokenizer") or {}
+    steps = pre.get("pretokenizers", []) if pre.get("type") == "Sequence" else [pre]
+    kinds = [step.get("type") for step in steps]
+    if "ByteLevel" not in kinds or not set(kinds) <= {"ByteLevel", "Split", "Digits"}:
+        return None
+    if any(step.get("add_prefix_space") or step.get("behavior") == "Removed" for step in steps):
+        return None
+    added = {token["id"]: token for token in spec.get("added_tokens", [])}
+    if any(token["lstrip"] or token["rstrip"] for token in added.values()):
+        return None
+    vocab = backend.get_vocab(with_added_tokens=True)
+    lengths = [0] * (max(vocab.values()) + 1)
+    for token, index in vocab.items():
+        # a byte-level token writes each byte as one character
+        lengths[index] = len(added[index]["content"].encode("utf-8")) if index in added else len(token)
+    return lengths
+
+
+class RowEncoder:
+    """Rendered texts -> (ids, character offsets) for each, in one tokenizer call.
+
+    A byte-level BPE tokenizer (GPT-2, Llama 3, Qwen, SmolLM) encodes without tracking
+    offsets, a quarter faster, and the offsets follow from the ids (`byte_lengths`); a
+    row whose token bytes do not add up to its text's is encoded again with offsets.
+    Other fast tokenizers give Rust's offsets, read lazily. With truncation or padding
+    set, the transformers wrapper is used as it is.
+    """
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+        self._lengths: list[int] | None = None
+        self._ready = False
+
+    def __getstate__(self):  # workers rebuild the table rather than unpickle it
+        return {**self.__dict__, "_lengths": None, "_ready": False}
+
+    def __call__(self, texts: list[str]) -> list[tuple[list[int], Sequence[tuple[int, int]]]]:
+        backend = getattr(self.tokenizer, "_tokenizer", None)
+        if backend is None or backend.truncation is not None or backend.padding is not None:
+            encoded = self.tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
+            return list(zip(encoded["input_ids"], encoded["offset_mapping"]))
+        if not self._ready:
+            self._lengths, self._ready = byte_lengths(self.tokenizer), True
+        if self._lengths is None:
+            return [(e.ids, _LazyOffsets(e)) for e in backend.encode_batch(texts, add_special_tokens=False)]
+        out = []
+        lengths = self._lengths.__getitem__
+        for text, encoding in zip(texts, backend.encode_batch_fast(texts, add_special_tokens=False)):
+            ids = encoding.ids
+            ends = list(accumulate(map(lengths, ids)))
+            size = len(text) if text.isascii() else len(text.encode("utf-8"))
+            if (ends[-1] if ends else 0) == size:
+                out.append((ids, _ByteOffsets(text, ends)))
+            else:
+                encoding = backend.encode(text, add_special_tokens=False)
+                out.append((encoding.ids, _LazyOffsets(encoding)))
+        return out
 
 
 def answer_offset(text: str, answer: str) -> int:
@@ -184,14 +302,19 @@ def label_tokens(
     """
     labels = [IGNORE] * len(input_ids)
     first_trained = None
+    turn_end = None
     for lo, hi in trained:
-        first = _search(offsets, lo, _end, right=True) if lo == answer[0] else _search(offsets, lo, _start, right=False)
-        stop = _search(offsets, hi, _start, right=False) if hi == answer[1] else _search(offsets, hi, _end, right=True)
+        first = _search(offsets, lo, _END, right=True) if lo == answer[0] else _search(offsets, lo, _START, right=False)
+        if hi == answer[1]:
+            stop = turn_end = _search(offsets, hi, _START, right=False)
+        else:
+            stop = _search(offsets, hi, _END, right=True)
         labels[first:stop] = input_ids[first:stop]
         if first < stop and (first_trained is None or first < first_trained):
             first_trained = first
 
-    turn_end = _search(offsets, answer[1], _start, right=False)
+    if turn_end is None:
+        turn_end = _search(offsets, answer[1], _START, right=False)
     for wanted, ids in ((end_of_turn.train_eot, end_of_turn.eot_ids), (end_of_turn.train_eos, {end_of_turn.eos_id})):
         if not wanted:
             continue

@@ -142,6 +142,18 @@ def tiny_tokenizer(tiny_model_dir):
     return AutoTokenizer.from_pretrained(tiny_model_dir)
 
 
+@pytest.fixture(scope="session")
+def normalizing_tokenizer(tiny_model_dir):
+    """The tiny tokenizer with an NFC normalizer: its tokens no longer map to the text's
+    bytes one for one, so labels come from the Rust tokenizer's character offsets."""
+    from tokenizers import normalizers
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    tokenizer._tokenizer.normalizer = normalizers.NFC()
+    return tokenizer
+
+
 def cpu_config(model_dir: Path, work: Path, data: Path, plug: dict | None = None, **overrides) -> dict:
     """An axolotl config for CPU with one `type: plug` dataset."""
     cfg = {

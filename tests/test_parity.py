@@ -56,13 +56,17 @@ def ours_and_stock(ours, stock, rows):
         yield (ids, labels), (expected["input_ids"], expected["labels"])
 
 
+@pytest.mark.parametrize("offsets", ["from ids", "from rust"])
 @pytest.mark.parametrize("template", list(TEMPLATES))
-def test_labels_equal_stock_strategy_on_generated_rows(tiny_tokenizer, template):
-    ours, stock = strategies(tiny_tokenizer, template, {"pivot_language": "en"})
+def test_labels_equal_stock_strategy_on_generated_rows(request, template, offsets):
+    # byte-level BPE: offsets worked out from the ids; with a normalizer: Rust's offsets
+    tokenizer = request.getfixturevalue("tiny_tokenizer" if offsets == "from ids" else "normalizing_tokenizer")
+    ours, stock = strategies(tokenizer, template, {"pivot_language": "en"})
     assert ours.fallback_reason is None
     rows = generated_rows(300)
     pairs = list(ours_and_stock(ours, stock, rows))
     assert sum(got == want for got, want in pairs) == len(rows)
+    assert (ours.encode._lengths is not None) == (offsets == "from ids")
 
 
 @pytest.mark.parametrize("template", ["chatml", "plug_tulu"])
