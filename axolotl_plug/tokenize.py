@@ -11,6 +11,7 @@ The rules for the answer's edges and the end-of-turn token copy axolotl's stock
 from __future__ import annotations
 
 import json
+import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -208,17 +209,27 @@ def _search(offsets: Sequence[tuple[int, int]], x: int, field: int, right: bool)
     return search(offsets, x, key=itemgetter(field))
 
 
-def byte_lengths(tokenizer) -> list[int] | None:
-    """Bytes of text each token id stands for, when the tokenizer is a byte-level BPE
-    whose tokens cover a text's UTF-8 bytes exactly and in order: no normalizer, no
-    added prefix space, no pre-tokenizer step that drops text, no added token that
-    strips whitespace. None for any other tokenizer."""
+@dataclass(frozen=True)
+class ByteTable:
+    """Bytes of text each token id stands for, and the Unicode normal form (or None)
+    a text must already be in for the tokenizer's normalizer to leave it alone."""
+
+    lengths: list[int]
+    normal_form: str | None
+
+
+def byte_table(tokenizer) -> ByteTable | None:
+    """The byte table of a byte-level BPE whose tokens cover a text's UTF-8 bytes
+    exactly and in order: no normalizer but NFC (which changes no NFC text), no added
+    prefix space, no pre-tokenizer step that drops text, no added token that strips
+    whitespace. None for any other tokenizer."""
     backend = getattr(tokenizer, "_tokenizer", None)
     if backend is None:
         return None
     spec = json.loads(backend.to_str())
-    normalizer = spec.get("normalizer")
-    if (spec.get("model") or {}).get("type") != "BPE" or normalizer and normalizer.get("normalizers", [None]):
+    normalizer = spec.get("normalizer") or {}
+    forms = {step.get("type") for step in normalizer.get("normalizers", [normalizer] if normalizer else [])}
+    if (spec.get("model") or {}).get("type") != "BPE" or not forms <= {"NFC"}:
         return None
     pre = spec.get("pre_tokenizer") or {}
     steps = pre.get("pretokenizers", []) if pre.get("type") == "Sequence" else [pre]
@@ -235,26 +246,26 @@ def byte_lengths(tokenizer) -> list[int] | None:
     for token, index in vocab.items():
         # a byte-level token writes each byte as one character
         lengths[index] = len(added[index]["content"].encode("utf-8")) if index in added else len(token)
-    return lengths
+    return ByteTable(lengths, "NFC" if forms else None)
 
 
 class RowEncoder:
     """Rendered texts -> (ids, character offsets) for each, in one tokenizer call.
 
     A byte-level BPE tokenizer (GPT-2, Llama 3, Qwen, SmolLM) encodes without tracking
-    offsets, a quarter faster, and the offsets follow from the ids (`byte_lengths`); a
-    row whose token bytes do not add up to its text's is encoded again with offsets.
-    Other fast tokenizers give Rust's offsets, read lazily. With truncation or padding
-    set, the transformers wrapper is used as it is.
+    offsets, a quarter faster, and the offsets follow from the ids (`byte_table`); a
+    row its normalizer would change, or whose token bytes do not add up to its text's,
+    is encoded again with offsets. Other fast tokenizers give Rust's offsets, read
+    lazily. With truncation or padding set, the transformers wrapper is used as it is.
     """
 
     def __init__(self, tokenizer):
         self.tokenizer = tokenizer
-        self._lengths: list[int] | None = None
+        self._table: ByteTable | None = None
         self._ready = False
 
     def __getstate__(self):  # workers rebuild the table rather than unpickle it
-        return {**self.__dict__, "_lengths": None, "_ready": False}
+        return {**self.__dict__, "_table": None, "_ready": False}
 
     def __call__(self, texts: list[str]) -> list[tuple[list[int], Sequence[tuple[int, int]]]]:
         backend = getattr(self.tokenizer, "_tokenizer", None)
@@ -262,16 +273,18 @@ class RowEncoder:
             encoded = self.tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
             return list(zip(encoded["input_ids"], encoded["offset_mapping"]))
         if not self._ready:
-            self._lengths, self._ready = byte_lengths(self.tokenizer), True
-        if self._lengths is None:
+            self._table, self._ready = byte_table(self.tokenizer), True
+        if self._table is None:
             return [(e.ids, _LazyOffsets(e)) for e in backend.encode_batch(texts, add_special_tokens=False)]
         out = []
-        lengths = self._lengths.__getitem__
+        lengths, form = self._table.lengths.__getitem__, self._table.normal_form
         for text, encoding in zip(texts, backend.encode_batch_fast(texts, add_special_tokens=False)):
             ids = encoding.ids
             ends = list(accumulate(map(lengths, ids)))
-            size = len(text) if text.isascii() else len(text.encode("utf-8"))
-            if (ends[-1] if ends else 0) == size:
+            ascii_only = text.isascii()
+            size = len(text) if ascii_only else len(text.encode("utf-8"))
+            unchanged = ascii_only or form is None or unicodedata.is_normalized(form, text)
+            if unchanged and (ends[-1] if ends else 0) == size:
                 out.append((ids, _ByteOffsets(text, ends)))
             else:
                 encoding = backend.encode(text, add_special_tokens=False)

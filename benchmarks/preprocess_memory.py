@@ -1,13 +1,14 @@
 """Peak memory of `axolotl preprocess` on many PLUG rows (target: under 4 GB).
 
-    python benchmarks/preprocess_memory.py [--rows 200000] [--num-proc 2]
+    python benchmarks/preprocess_memory.py [--rows 200000] [--num-proc 2] [--stock]
 
 Writes ROWS mixed-language PLUG rows (the demo rows, answers lengthened) to a JSONL file,
 runs the real `axolotl preprocess` on the demo model's tokenizer with
 `dataset_num_proc: NUM_PROC`, and samples the memory of the whole process tree (the CLI
 and the map workers) every 0.2 s. Prints the peak summed PSS (the memory the tree really
 occupies), the peak summed RSS (shared pages counted once per process) and the largest
-single process.
+single process. `--stock` runs the same conversations through axolotl's stock
+`chat_template` type instead, for comparison.
 """
 
 from __future__ import annotations
@@ -51,9 +52,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--num-proc", type=int, default=2)
     parser.add_argument("--model", default=str(REPO / "models/smollm2-135m-instruct"))
+    parser.add_argument("--stock", action="store_true", help="Use axolotl's chat_template type on the same conversations.")
     args = parser.parse_args()
 
+    from axolotl_plug.args import PlugConfig
     from axolotl_plug.demo import convert_demo_model
+    from axolotl_plug.layout import build_conversation
 
     convert_demo_model(args.model)
     with tempfile.TemporaryDirectory() as tmp:
@@ -61,12 +65,16 @@ def main() -> None:
         data = tmp / "rows.jsonl"
         with open(data, "w", encoding="utf-8") as handle:
             for row in build_rows(args.rows):
+                if args.stock:
+                    row = {"messages": build_conversation(row, PlugConfig()).messages}
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        dataset = {"path": str(data), "type": "chat_template", "field_messages": "messages"} if args.stock else {
+            "path": str(data), "type": "plug"}
         config = {
             "base_model": args.model,
             "plugins": ["axolotl_plug.PlugPlugin"],
             "plug": {"pivot_language": "en"},
-            "datasets": [{"path": str(data), "type": "plug"}],
+            "datasets": [dataset],
             "dataset_prepared_path": str(tmp / "prepared"),
             "output_dir": str(tmp / "out"),
             "sequence_len": 1024,
@@ -98,7 +106,8 @@ def main() -> None:
             raise SystemExit(f"axolotl preprocess failed with exit code {child.returncode}")
         prepared = sum(f.stat().st_size for f in (tmp / "prepared").rglob("*") if f.is_file())
     gib = 1024**3
-    print(f"{args.rows} rows, dataset_num_proc {args.num_proc}: preprocess took {seconds:.0f} s, "
+    print(f"{args.rows} rows, {'stock chat_template' if args.stock else 'PLUG'} type, "
+          f"dataset_num_proc {args.num_proc}: preprocess took {seconds:.0f} s, "
           f"prepared dataset {prepared / gib:.2f} GiB")
     print(f"peak memory of the process tree: {peak_pss / gib:.2f} GiB PSS (shared pages counted once); "
           f"{peak_rss / gib:.2f} GiB summed RSS (shared pages counted per process); "

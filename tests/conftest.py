@@ -144,13 +144,14 @@ def tiny_tokenizer(tiny_model_dir):
 
 @pytest.fixture(scope="session")
 def normalizing_tokenizer(tiny_model_dir):
-    """The tiny tokenizer with an NFC normalizer: its tokens no longer map to the text's
-    bytes one for one, so labels come from the Rust tokenizer's character offsets."""
+    """The tiny tokenizer with an NFKC normalizer (full-width punctuation becomes ASCII):
+    its tokens no longer stand for the text's own bytes, so labels come from the Rust
+    tokenizer's character offsets."""
     from tokenizers import normalizers
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    tokenizer._tokenizer.normalizer = normalizers.NFC()
+    tokenizer._tokenizer.normalizer = normalizers.NFKC()
     return tokenizer
 
 

@@ -3,13 +3,16 @@ tokenizer's character offsets; rows or tokenizers where they cannot use Rust's."
 
 from __future__ import annotations
 
+import unicodedata
 from bisect import bisect_left, bisect_right
 from operator import itemgetter
 
-from axolotl_plug.tokenize import RowEncoder, _ByteOffsets, _LazyOffsets, byte_lengths
+import pytest
+
+from axolotl_plug.tokenize import RowEncoder, _ByteOffsets, _LazyOffsets, _search, byte_table
 
 # multi-byte characters (CJK, a 4-byte emoji with a skin-tone modifier, a combining
-# accent), special tokens, runs of whitespace, an empty section
+# accent that NFC would fold), special tokens, runs of whitespace, an empty section
 TEXTS = [
     "<|im_start|>user\n中文指令：写一首关于秋天的诗。<|im_end|>\n<|im_start|>assistant\nEnglish response:\nAutumn.",
     "👋🏽 hola  —  café (cafe\u0301)\t\n\n한국어 응답:\n안녕하세요!</s>",
@@ -18,43 +21,55 @@ TEXTS = [
 ]
 
 
-def rust_insertion_point(offsets, x, field, right):
-    return (bisect_right if right else bisect_left)(offsets, x, key=itemgetter(field))
+def with_normalizer(tiny_model_dir, normalizer=None, **pre_tokenizer):
+    from tokenizers import pre_tokenizers
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    if normalizer is not None:
+        tokenizer._tokenizer.normalizer = normalizer
+    if pre_tokenizer:
+        tokenizer._tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(**pre_tokenizer)
+    return tokenizer
 
 
-def test_offsets_from_ids_find_the_tokens_rust_offsets_find(tiny_tokenizer):
-    encoder = RowEncoder(tiny_tokenizer)
+@pytest.mark.parametrize("normalizer", [None, "NFC"])
+def test_offsets_from_ids_find_the_tokens_rust_offsets_find(tiny_model_dir, normalizer):
+    from tokenizers import normalizers
+
+    tokenizer = with_normalizer(tiny_model_dir, normalizers.NFC() if normalizer else None)
+    assert byte_table(tokenizer).normal_form == normalizer
     for text in TEXTS:
-        (ids, offsets), = encoder([text])
-        rust = tiny_tokenizer._tokenizer.encode(text, add_special_tokens=False)
-        assert isinstance(offsets, _ByteOffsets)
+        (ids, offsets), = RowEncoder(tokenizer)([text])
+        rust = tokenizer._tokenizer.encode(text, add_special_tokens=False)
+        # a text NFC would change is encoded again, with Rust's offsets
+        from_ids = normalizer is None or unicodedata.is_normalized("NFC", text)
+        assert isinstance(offsets, _ByteOffsets if from_ids else _LazyOffsets)
         assert ids == rust.ids
         assert list(offsets) == rust.offsets
         for x in range(len(text) + 1):
             for field in (0, 1):
                 for right in (True, False):
-                    assert offsets.insertion_point(x, field, right) == rust_insertion_point(rust.offsets, x, field, right)
+                    search = bisect_right if right else bisect_left
+                    assert _search(offsets, x, field, right) == search(rust.offsets, x, key=itemgetter(field))
 
 
 def test_a_row_whose_bytes_do_not_add_up_is_encoded_again_with_offsets(tiny_tokenizer):
     encoder = RowEncoder(tiny_tokenizer)
     (ids_ascii, _), (ids_cjk, _) = encoder([TEXTS[3], TEXTS[0]])
     wrong = next(token for token in ids_ascii if token not in ids_cjk)
-    encoder._lengths = list(encoder._lengths)
-    encoder._lengths[wrong] += 1  # as if a token stood for bytes it does not
-    (ids, offsets), (ids_cjk, offsets_cjk) = encoder([TEXTS[3], TEXTS[0]])
+    encoder._table.lengths[wrong] += 1  # as if a token stood for bytes it does not
+    try:
+        (ids, offsets), (_, offsets_cjk) = encoder([TEXTS[3], TEXTS[0]])
+    finally:
+        encoder._table.lengths[wrong] -= 1
     assert isinstance(offsets, _LazyOffsets) and isinstance(offsets_cjk, _ByteOffsets)
     assert ids == tiny_tokenizer._tokenizer.encode(TEXTS[3], add_special_tokens=False).ids
 
 
 def test_tokenizers_that_change_or_pad_the_text_use_rust_offsets(normalizing_tokenizer, tiny_model_dir):
-    from tokenizers import pre_tokenizers
-    from transformers import AutoTokenizer
-
-    prefixed = AutoTokenizer.from_pretrained(tiny_model_dir)
-    prefixed._tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
-    for tokenizer in (normalizing_tokenizer, prefixed):
-        assert byte_lengths(tokenizer) is None
+    for tokenizer in (normalizing_tokenizer, with_normalizer(tiny_model_dir, add_prefix_space=True)):
+        assert byte_table(tokenizer) is None
         (ids, offsets), = RowEncoder(tokenizer)([TEXTS[0]])
         assert isinstance(offsets, _LazyOffsets)
         assert ids == tokenizer._tokenizer.encode(TEXTS[0], add_special_tokens=False).ids
