@@ -140,7 +140,7 @@ def pastes_message_contents(env, source: str) -> bool:
         tracked = grown
 
     for name in tree.find_all(nodes.Name):
-        if name.name in tracked and name.ctx == "load" and not _message_use_ok(name, parents, tracked):
+        if name.name in tracked and name.ctx == "load" and not _message_use_ok(name, parents):
             return False
     return True
 
@@ -159,7 +159,9 @@ def _is_messages(node: nodes.Node, tracked: set[str]) -> bool:
     return isinstance(node, nodes.Name) and node.name in tracked
 
 
-def _message_use_ok(node: nodes.Node, parents: dict[int, nodes.Node], tracked: set[str]) -> bool:
+def _message_use_ok(node: nodes.Node, parents: dict[int, nodes.Node]) -> bool:
+    """A use of a message (or list of them) that depends on the conversation's shape only,
+    or prints a content as is."""
     parent = parents.get(id(node))
     if isinstance(parent, nodes.For):
         return node is parent.iter
@@ -171,12 +173,12 @@ def _message_use_ok(node: nodes.Node, parents: dict[int, nodes.Node], tracked: s
         return node is parent.node and parent.name in ("length", "count") and not parent.args
     if isinstance(parent, (nodes.Getitem, nodes.Getattr)) and node is parent.node:
         if isinstance(parent, nodes.Getitem) and isinstance(parent.arg, nodes.Slice):
-            return _message_use_ok(parent, parents, tracked)
+            return _message_use_ok(parent, parents)
         if isinstance(parent, nodes.Getitem) and not isinstance(parent.arg, nodes.Const):
             return False
         key = parent.attr if isinstance(parent, nodes.Getattr) else parent.arg.value
         if isinstance(key, int):
-            return _message_use_ok(parent, parents, tracked)
+            return _message_use_ok(parent, parents)
         if key == "content":
             return _content_use_ok(parent, parents)
         # another key (role, name, tool_calls): the shape, unless it is a method

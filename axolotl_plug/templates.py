@@ -70,9 +70,10 @@ def render_marked(source: str, values: dict[str, str], extra: dict) -> tuple[str
     responses); `extra` are plain variables (languages, order, flags). A value used
     twice keeps its first span. Raises ValueError on template errors.
 
-    A layout that prints every text variable bare (`{{ name }}`) is rendered once per
-    `extra` into a skeleton of literal text and slots, and each row is pasted into it:
-    the same text as a full render, without running jinja for every row.
+    A layout that only prints its text variables (`{{ name }}`, alone or joined with
+    `+`/`~`) is rendered once per `extra` into a skeleton of literal text and slots, and
+    each row is pasted into it: the same text as a full render, without running jinja
+    for every row.
     """
     skeleton = _skeleton(source, tuple(values), tuple(extra.items()))
     if skeleton is None:

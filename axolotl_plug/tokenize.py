@@ -157,10 +157,10 @@ class _ByteOffsets(Sequence):
     ended. A token that covers part of a character spans that whole character, as in
     the Rust offsets: a boundary at a character edge is found at the same token."""
 
-    def __init__(self, text: str, ends: list[int]):
+    def __init__(self, text: str, ends: list[int], ascii_only: bool):
         self._text = text
         self._ends = ends
-        self._ascii = text.isascii()
+        self._ascii = ascii_only
 
     def __len__(self) -> int:
         return len(self._ends)
@@ -285,7 +285,7 @@ class RowEncoder:
             size = len(text) if ascii_only else len(text.encode("utf-8"))
             unchanged = ascii_only or form is None or unicodedata.is_normalized(form, text)
             if unchanged and (ends[-1] if ends else 0) == size:
-                out.append((ids, _ByteOffsets(text, ends)))
+                out.append((ids, _ByteOffsets(text, ends, ascii_only)))
             else:
                 encoding = backend.encode(text, add_special_tokens=False)
                 out.append((encoding.ids, _LazyOffsets(encoding)))
