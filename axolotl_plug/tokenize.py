@@ -15,7 +15,6 @@ import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import accumulate
 from operator import itemgetter
 
 from .paste import Skeleton, fill, pastes_message_contents, slot, split_skeleton
@@ -153,50 +152,68 @@ class _LazyOffsets(Sequence):
 class _ByteOffsets(Sequence):
     """The character offsets of a byte-level BPE encoding, worked out from its ids.
 
-    `ends[i]` is the UTF-8 byte where token i ends; token i starts where token i-1
-    ended. A token that covers part of a character spans that whole character, as in
-    the Rust offsets: a boundary at a character edge is found at the same token."""
+    Token i covers the UTF-8 bytes from where token i-1 ends to its own end, the sum of
+    the byte lengths of tokens 0..i. A search sums only as far as it needs, from the
+    nearer end of the row. A token that covers part of a character spans that whole
+    character, as in the Rust offsets: a boundary at a character edge is found at the
+    same token."""
 
-    def __init__(self, text: str, ends: list[int], ascii_only: bool):
-        self._text = text
-        self._ends = ends
-        self._ascii = ascii_only
+    def __init__(self, text: str, ids: list[int], length, total: int, ascii_only: bool):
+        self._text, self._ids, self._length = text, ids, length
+        self._total, self._ascii = total, ascii_only
 
     def __len__(self) -> int:
-        return len(self._ends)
+        return len(self._ids)
 
     def _byte(self, char: int) -> int:
         return char if self._ascii else len(self._text[:char].encode("utf-8"))
 
     def __getitem__(self, index: int) -> tuple[int, int]:
         if index < 0:
-            index += len(self._ends)
-        if not 0 <= index < len(self._ends):
+            index += len(self._ids)
+        if not 0 <= index < len(self._ids):
             raise IndexError(index)
-        start, end = (self._ends[index - 1] if index else 0), self._ends[index]
+        start = sum(map(self._length, self._ids[:index]))
+        end = start + self._length(self._ids[index])
         if self._ascii:
             return start, end
         data = self._text.encode("utf-8")
         # a partial character counts as the whole: floor for the start, ceiling for the end
         return len(data[:start].decode("utf-8", "ignore")), len(data[:end].decode("utf-8", "replace"))
 
+    def _first_end_after(self, byte: int) -> int:
+        """Index of the first token that ends after `byte`: bisect_right over the ends."""
+        ids, length = self._ids, self._length
+        if 2 * byte < self._total:  # walk forward from the row's start
+            end = 0
+            for i, token in enumerate(ids):
+                end += length(token)
+                if end > byte:
+                    return i
+            return len(ids)
+        end = self._total  # walk back from the row's end; `end` is token i's end
+        for i in range(len(ids) - 1, -1, -1):
+            if end <= byte:
+                return i + 1
+            end -= length(ids[i])
+        return 0
+
     def insertion_point(self, x: int, field: int, right: bool) -> int:
         """bisect_right (right) or bisect_left of character x over the tokens' start or
-        end offsets: one bisect over the byte ends.
+        end offsets.
 
         A start offset is the character holding the token's first byte, an end offset
         the character after its last byte; so `start > x` means the token starts at or
         after the byte of character x + 1, `end >= x` that it ends after the byte of
-        character x - 1."""
-        ends = self._ends
+        character x - 1. Token i starts where token i-1 ends."""
         if field == _END:
             if not right and x <= 0:
                 return 0
-            return bisect_right(ends, self._byte(x if right else x - 1))
+            return self._first_end_after(self._byte(x if right else x - 1))
         byte = self._byte(x + 1 if right else x)
         if byte <= 0:  # token 0 starts at byte 0
             return 0
-        return min(len(ends), bisect_left(ends, byte) + 1)
+        return min(len(self._ids), self._first_end_after(byte - 1) + 1)
 
 
 def _search(offsets: Sequence[tuple[int, int]], x: int, field: int, right: bool) -> int:
@@ -280,12 +297,12 @@ class RowEncoder:
         lengths, form = self._table.lengths.__getitem__, self._table.normal_form
         for text, encoding in zip(texts, backend.encode_batch_fast(texts, add_special_tokens=False)):
             ids = encoding.ids
-            ends = list(accumulate(map(lengths, ids)))
+            total = sum(map(lengths, ids))
             ascii_only = text.isascii()
             size = len(text) if ascii_only else len(text.encode("utf-8"))
             unchanged = ascii_only or form is None or unicodedata.is_normalized(form, text)
-            if unchanged and (ends[-1] if ends else 0) == size:
-                out.append((ids, _ByteOffsets(text, ends, ascii_only)))
+            if unchanged and total == size:
+                out.append((ids, _ByteOffsets(text, ids, lengths, total, ascii_only)))
             else:
                 encoding = backend.encode(text, add_special_tokens=False)
                 out.append((encoding.ids, _LazyOffsets(encoding)))
