@@ -239,7 +239,7 @@ def byte_table(tokenizer) -> ByteTable | None:
     """The byte table of a byte-level BPE whose tokens cover a text's UTF-8 bytes
     exactly and in order: no normalizer but NFC (which changes no NFC text), no added
     prefix space, no pre-tokenizer step that drops text, no added token that strips
-    whitespace. None for any other tokenizer."""
+    whitespace, and offsets not trimmed of spaces. None for any other tokenizer."""
     backend = getattr(tokenizer, "_tokenizer", None)
     if backend is None:
         return None
@@ -257,6 +257,10 @@ def byte_table(tokenizer) -> ByteTable | None:
         return None
     added = {token["id"]: token for token in spec.get("added_tokens", [])}
     if any(token["lstrip"] or token["rstrip"] for token in added.values()):
+        return None
+    # offsets trimmed of spaces (GPT-2's post-processor) are not the tokens' own spans
+    post = spec.get("post_processor") or {}
+    if any(step.get("trim_offsets") for step in post.get("processors", [post])):
         return None
     vocab = backend.get_vocab(with_added_tokens=True)
     lengths = [0] * (max(vocab.values()) + 1)
@@ -295,7 +299,8 @@ class RowEncoder:
             return [(e.ids, _LazyOffsets(e)) for e in backend.encode_batch(texts, add_special_tokens=False)]
         out = []
         lengths, form = self._table.lengths.__getitem__, self._table.normal_form
-        for text, encoding in zip(texts, backend.encode_batch_fast(texts, add_special_tokens=False)):
+        encode_batch = getattr(backend, "encode_batch_fast", backend.encode_batch)  # tokenizers < 0.20
+        for text, encoding in zip(texts, encode_batch(texts, add_special_tokens=False)):
             ids = encoding.ids
             total = sum(map(lengths, ids))
             ascii_only = text.isascii()

@@ -21,13 +21,15 @@ TEXTS = [
 ]
 
 
-def with_normalizer(tiny_model_dir, normalizer=None, **pre_tokenizer):
+def with_normalizer(tiny_model_dir, normalizer=None, post_processor=None, **pre_tokenizer):
     from tokenizers import pre_tokenizers
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     if normalizer is not None:
         tokenizer._tokenizer.normalizer = normalizer
+    if post_processor is not None:
+        tokenizer._tokenizer.post_processor = post_processor
     if pre_tokenizer:
         tokenizer._tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(**pre_tokenizer)
     return tokenizer
@@ -67,8 +69,12 @@ def test_a_row_whose_bytes_do_not_add_up_is_encoded_again_with_offsets(tiny_toke
     assert ids == tiny_tokenizer._tokenizer.encode(TEXTS[3], add_special_tokens=False).ids
 
 
-def test_tokenizers_that_change_or_pad_the_text_use_rust_offsets(normalizing_tokenizer, tiny_model_dir):
-    for tokenizer in (normalizing_tokenizer, with_normalizer(tiny_model_dir, add_prefix_space=True)):
+def test_tokenizers_that_change_pad_or_trim_the_text_use_rust_offsets(normalizing_tokenizer, tiny_model_dir):
+    from tokenizers import processors
+
+    trimming = with_normalizer(tiny_model_dir, post_processor=processors.ByteLevel(trim_offsets=True))
+    prefixed = with_normalizer(tiny_model_dir, add_prefix_space=True)
+    for tokenizer in (normalizing_tokenizer, prefixed, trimming):
         assert byte_table(tokenizer) is None
         (ids, offsets), = RowEncoder(tokenizer)([TEXTS[0]])
         assert isinstance(offsets, _LazyOffsets)
