@@ -273,7 +273,7 @@ def byte_table(tokenizer) -> ByteTable | None:
 class RowEncoder:
     """Rendered texts -> (ids, character offsets) for each, in one tokenizer call.
 
-    A byte-level BPE tokenizer (GPT-2, Llama 3, Qwen, SmolLM) encodes without tracking
+    A byte-level BPE tokenizer (Llama 3, Qwen, SmolLM) encodes without tracking
     offsets, a quarter faster, and the offsets follow from the ids (`byte_table`); a
     row its normalizer would change, or whose token bytes do not add up to its text's,
     is encoded again with offsets. Other fast tokenizers give Rust's offsets, read
