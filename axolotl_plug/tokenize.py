@@ -105,7 +105,28 @@ class ChatRenderer:
         return fill(skeleton, [m["content"] for m in messages])[0]
 
 
-class _LazyOffsets(Sequence):
+class _Offsets(Sequence):
+    """A row's (start, end) character offsets, worked out only where a label search
+    looks: `insertion_point` answers a bisect directly, or None to ask for a full one."""
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __getitem__(self, index: int) -> tuple[int, int]:
+        if index < 0:
+            index += self._length
+        if not 0 <= index < self._length:
+            raise IndexError(index)
+        return self._offset(index)
+
+    def _offset(self, index: int) -> tuple[int, int]:
+        raise NotImplementedError
+
+    def insertion_point(self, x: int, field: int, right: bool) -> int | None:
+        raise NotImplementedError
+
+
+class _LazyOffsets(_Offsets):
     """The character offsets of an encoding, read from Rust one token at a time.
 
     Labels need a few binary searches over the offsets; converting all of them into
@@ -116,14 +137,7 @@ class _LazyOffsets(Sequence):
         self._encoding = encoding
         self._length = len(encoding)
 
-    def __len__(self) -> int:
-        return self._length
-
-    def __getitem__(self, index: int) -> tuple[int, int]:
-        if index < 0:
-            index += self._length
-        if not 0 <= index < self._length:
-            raise IndexError(index)
+    def _offset(self, index: int) -> tuple[int, int]:
         return self._encoding.token_to_chars(index)
 
     def insertion_point(self, x: int, field: int, right: bool) -> int | None:
@@ -149,7 +163,7 @@ class _LazyOffsets(Sequence):
         return token
 
 
-class _ByteOffsets(Sequence):
+class _ByteOffsets(_Offsets):
     """The character offsets of a byte-level BPE encoding, worked out from its ids.
 
     Token i covers the UTF-8 bytes from where token i-1 ends to its own end, the sum of
@@ -158,23 +172,16 @@ class _ByteOffsets(Sequence):
     character, as in the Rust offsets: a boundary at a character edge is found at the
     same token."""
 
-    def __init__(self, text: str, ids: list[int], length, total: int, ascii_only: bool):
-        self._text, self._ids, self._length = text, ids, length
-        self._total, self._ascii = total, ascii_only
-
-    def __len__(self) -> int:
-        return len(self._ids)
+    def __init__(self, text: str, ids: list[int], token_bytes, total: int, ascii_only: bool):
+        self._text, self._ids, self._bytes = text, ids, token_bytes
+        self._total, self._ascii, self._length = total, ascii_only, len(ids)
 
     def _byte(self, char: int) -> int:
         return char if self._ascii else len(self._text[:char].encode("utf-8"))
 
-    def __getitem__(self, index: int) -> tuple[int, int]:
-        if index < 0:
-            index += len(self._ids)
-        if not 0 <= index < len(self._ids):
-            raise IndexError(index)
-        start = sum(map(self._length, self._ids[:index]))
-        end = start + self._length(self._ids[index])
+    def _offset(self, index: int) -> tuple[int, int]:
+        start = sum(map(self._bytes, self._ids[:index]))
+        end = start + self._bytes(self._ids[index])
         if self._ascii:
             return start, end
         data = self._text.encode("utf-8")
@@ -183,7 +190,7 @@ class _ByteOffsets(Sequence):
 
     def _first_end_after(self, byte: int) -> int:
         """Index of the first token that ends after `byte`: bisect_right over the ends."""
-        ids, length = self._ids, self._length
+        ids, length = self._ids, self._bytes
         if 2 * byte < self._total:  # walk forward from the row's start
             end = 0
             for i, token in enumerate(ids):
@@ -213,12 +220,12 @@ class _ByteOffsets(Sequence):
         byte = self._byte(x + 1 if right else x)
         if byte <= 0:  # token 0 starts at byte 0
             return 0
-        return min(len(self._ids), self._first_end_after(byte - 1) + 1)
+        return min(self._length, self._first_end_after(byte - 1) + 1)
 
 
 def _search(offsets: Sequence[tuple[int, int]], x: int, field: int, right: bool) -> int:
     """bisect_right/bisect_left(offsets, x, key=itemgetter(field))."""
-    if isinstance(offsets, (_LazyOffsets, _ByteOffsets)):
+    if isinstance(offsets, _Offsets):
         found = offsets.insertion_point(x, field, right)
         if found is not None:
             return found
