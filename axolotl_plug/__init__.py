@@ -8,7 +8,7 @@ __version__ = "0.1.0"
 
 from .extract import Extraction, extract  # noqa: E402
 from .languages import LANGUAGES, Language, get_language  # noqa: E402
-from .layout import build_conversation, prompt_messages  # noqa: E402
+from .dataset.layout import build_conversation, prompt_messages  # noqa: E402
 
 __all__ = [
     "LANGUAGES",

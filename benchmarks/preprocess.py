@@ -71,9 +71,9 @@ def seconds_per_100_samples(model_dir: str, samples: int) -> float:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from axolotl_plug.args import PlugConfig, PlugEvalConfig
-    from axolotl_plug.eval.sources import load_instructions
-    from axolotl_plug.generate import generate_answers
-    from axolotl_plug.layout import prompt_messages
+    from axolotl_plug.records import load_instructions
+    from axolotl_plug.eval.generation import generate_answers
+    from axolotl_plug.dataset.layout import prompt_messages
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir)
@@ -98,12 +98,12 @@ def main() -> None:
     from transformers import AutoTokenizer
 
     from axolotl_plug.demo import convert_demo_model
-    from axolotl_plug.layout import build_conversation
-    from axolotl_plug.plug import PlugStrategy
+    from axolotl_plug.dataset.layout import build_conversation
+    from axolotl_plug.dataset.strategy import PlugStrategy
 
     tokenizer = AutoTokenizer.from_pretrained(convert_demo_model(args.model))
     cfg = DictDefault({"plugins": ["axolotl_plug.PlugPlugin"], "plug": {"pivot_language": "en"}, "sequence_len": 4096})
-    ours = PlugStrategy(tokenizer, cfg, {"path": "bench", "type": "axolotl_plug.plug"})
+    ours = PlugStrategy(tokenizer, cfg, {"path": "bench", "type": "plug"})
     stock = StrategyLoader()(tokenizer, cfg, {"field_messages": "messages"})
     rows = build_rows(args.rows)
     conversations = [build_conversation(row, ours.config, ours.layout) for row in rows]

@@ -57,7 +57,7 @@ def main() -> None:
 
     from axolotl_plug.args import PlugConfig
     from axolotl_plug.demo import convert_demo_model
-    from axolotl_plug.layout import build_conversation
+    from axolotl_plug.dataset.layout import build_conversation
 
     convert_demo_model(args.model)
     with tempfile.TemporaryDirectory() as tmp:

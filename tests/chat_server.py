@@ -2,7 +2,8 @@
 
 Shared by the judge and translation tests. `script(body, call_number)` returns the
 reply text, or `(status, text)` for an error response, or `("sleep", seconds, text)` to
-answer late (a client timeout).
+answer late (a client timeout). Header names are kept lower-cased; error responses
+ask for a 10 ms wait before a retry.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class ChatServer:
                 length = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
                 with server._lock:
-                    server.requests.append({"headers": dict(self.headers), "body": body, "path": self.path})
+                    server.requests.append({"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body, "path": self.path})
                     number = len(server.requests)
                 if self.path.rstrip("/") != "/v1/chat/completions":
                     return self._send(404, "not found")
@@ -48,6 +49,8 @@ class ChatServer:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
+                    if status >= 400:  # how long a client should wait before it retries
+                        self.send_header("retry-after-ms", "10")
                     self.end_headers()
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):

@@ -151,7 +151,7 @@ def normalizing_tokenizer(tiny_model_dir):
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    tokenizer._tokenizer.normalizer = normalizers.NFKC()
+    tokenizer.backend_tokenizer.normalizer = normalizers.NFKC()
     return tokenizer
 
 
@@ -186,13 +186,28 @@ def cpu_config(model_dir: Path, work: Path, data: Path, plug: dict | None = None
     return cfg
 
 
+def bundled_chat_templates() -> dict[str, str]:
+    """axolotl's built-in chat templates by name, through its public config enum."""
+    from axolotl.utils.chat_templates import get_chat_template
+    from axolotl.utils.schemas.enums import ChatTemplate
+
+    templates = {}
+    for choice in ChatTemplate:
+        try:
+            templates[choice.value] = get_chat_template(choice.value)
+        except ValueError:  # `jinja`, `tokenizer_default`: choices, not templates
+            continue
+    assert len(templates) > 20, "axolotl's ChatTemplate enum no longer lists its templates"
+    return templates
+
+
 def load_config(raw: dict):
     """axolotl's own config loader (plugins, validation, normalisation), fresh plugins."""
     from axolotl.cli.config import load_cfg
     from axolotl.integrations.base import PluginManager
     from axolotl.utils.dict import DictDefault
 
-    PluginManager._instance = None  # a process-wide singleton: reset between configs
+    PluginManager.get_instance().plugins.clear()  # a process-wide singleton: fresh plugins per config
     return load_cfg(DictDefault(json.loads(json.dumps(raw))))
 
 

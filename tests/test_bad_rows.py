@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from axolotl_plug.plug import REPORTS, PlugDataError
+from axolotl_plug.dataset.strategy import PlugDataError, recording_reports
 from conftest import ROWS, cpu_config, tokenize_with_axolotl, write_jsonl
 
 BAD_ROWS = [
@@ -39,13 +39,12 @@ def test_error_names_dataset_row_and_field(tiny_model_dir, tmp_path, bad_data):
 
 
 def test_skip_drops_and_counts(tiny_model_dir, tmp_path, bad_data, caplog):
-    REPORTS.clear()
     raw = cpu_config(tiny_model_dir, tmp_path, bad_data, {"target_language": "zh", "on_bad_row": "skip"})
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.WARNING), recording_reports() as reports:
         dataset, tokenizer = tokenize_with_axolotl(raw)
     assert len(dataset) == 1
     assert ROWS[0]["instruction"] in tokenizer.decode(dataset[0]["input_ids"])
-    (report,) = REPORTS
+    (report,) = reports
     assert (report.rows_in, report.rows_out) == (6, 1)
     assert report.dropped == {
         "response: missing": 1,
@@ -75,7 +74,7 @@ def test_no_target_language_anywhere(tiny_model_dir, tmp_path):
 
 def test_module_path_type_without_plugin_says_add_the_plugin(tiny_model_dir, tmp_path):
     data = write_jsonl(tmp_path / "rows.jsonl", ROWS)
-    raw = cpu_config(tiny_model_dir, tmp_path, data, datasets=[{"path": str(data), "type": "axolotl_plug.plug"}])
+    raw = cpu_config(tiny_model_dir, tmp_path, data, datasets=[{"path": str(data), "type": "axolotl_plug.dataset.strategy"}])
     del raw["plugins"]
     with pytest.raises(ValueError, match=r"needs its plugin: add\n  plugins:\n    - axolotl_plug.PlugPlugin"):
         tokenize_with_axolotl(raw)

@@ -11,7 +11,7 @@ from conftest import ROWS, cpu_config, tokenize_with_axolotl, trained_runs, writ
 def prepared_path(plug: dict, **top) -> str:
     cfg = {"plug": plug, "datasets": [{"path": "d.jsonl", "type": "plug"}], "dataset_prepared_path": "prep", **top}
     apply_plug_config(cfg)
-    assert cfg["datasets"][0]["type"] == "axolotl_plug.plug"
+    assert cfg["datasets"][0]["type"] == "axolotl_plug.dataset.strategy"
     return cfg["dataset_prepared_path"]
 
 
@@ -39,7 +39,7 @@ def test_register_is_idempotent():
     cfg = {"plug": {"target_language": "zh", "chat_template": "plug_tulu"}, "datasets": [{"path": "d", "type": "plug"}],
            "test_datasets": [{"path": "t", "type": "plug"}, {"path": "other", "type": "chat_template"}]}
     apply_plug_config(cfg)
-    assert [ds["type"] for ds in cfg["test_datasets"]] == ["axolotl_plug.plug", "chat_template"]
+    assert [ds["type"] for ds in cfg["test_datasets"]] == ["axolotl_plug.dataset.strategy", "chat_template"]
     first = dict(cfg)
     apply_plug_config(cfg)
     assert cfg == first

@@ -145,8 +145,8 @@ def test_translate_clean_failed_rows_and_resume_then_build(tmp_path):
     plan = {names[1]: "500", names[2]: "drop_once", names[3]: "drop", names[4]: "english"}
 
     with ChatServer(translator(plan)) as server:
-        client = ChatClient("mt", server.url, backoff=0.01, max_retries=1)
-        counts = translate_file(source, "zh", out, client, max_retries=2, concurrency=2, progress=False)
+        client = ChatClient("mt", server.url, max_retries=1)
+        counts = translate_file(source, "zh", out, client, reasks=2, concurrency=2, progress=False)
     assert counts == {"translated": 2, "rejected": 2, "failed": 1, "already_done": 0}
     rejected = {r["id"]: r["reason"] for r in read(tmp_path / "zh.rejected.jsonl")}
     assert rejected == {"r3": "markers lost", "r4": "instruction not in zh (0% of its letters are)"}

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from axolotl_plug.args import PlugConfig
-from axolotl_plug.eval.metrics import judge, metrics_by_language, summarize
+from axolotl_plug.eval.metrics import metrics_by_language, plug_metrics, score_answer
 from conftest import REPO, ROWS, cpu_config, write_jsonl
 from test_train_and_configs import run_axolotl
 
@@ -21,7 +21,7 @@ GOOD_ZH = "English response: Paris is the capital of France.\n中文回复：巴
 
 def judged(lang, output, reference=None):
     record = {"id": "x", "lang": lang, "instruction": "q", "reference": reference}
-    return judge(record, output, PlugConfig(), LANGS)
+    return score_answer(record, output, PlugConfig(), LANGS)
 
 
 def test_metrics_on_hand_written_outputs():
@@ -39,7 +39,7 @@ def test_metrics_on_hand_written_outputs():
     assert [j.pivot_lang for j in outputs] == ["en", "en", "en", None, None, None]
     leak = outputs[1].pivot_leak
     assert 0.3 < leak < 0.8  # "It is a big city." is most of the letters but not all
-    got = summarize(outputs, "en")
+    got = plug_metrics(outputs, "en")
     assert got["format_ok"] == pytest.approx(3 / 6)
     assert got["target_lang_ok"] == pytest.approx(3 / 6)
     assert got["pivot_lang_ok"] == pytest.approx(3 / 6)
@@ -53,9 +53,9 @@ def test_metrics_split_by_language_when_mixed_and_monolingual_mode():
     metrics = metrics_by_language(outputs, "en")
     assert metrics["plug/format_ok"] == 1.0
     assert metrics["plug/zh/target_lang_ok"] == 1.0 and metrics["plug/ko/target_chars"] == len("안녕하세요.")
-    mono = judge({"id": "1", "lang": "zh", "instruction": "q"}, "巴黎是法国的首都。", PlugConfig(mode="monolingual"), LANGS)
+    mono = score_answer({"id": "1", "lang": "zh", "instruction": "q"}, "巴黎是法国的首都。", PlugConfig(mode="monolingual"), LANGS)
     assert (mono.status, mono.target, mono.target_lang) == ("ok", "巴黎是法国的首都。", "zh")
-    assert "pivot_lang_ok" not in summarize([mono], "en", mode="monolingual")
+    assert "pivot_lang_ok" not in plug_metrics([mono], "en", mode="monolingual")
 
 
 @pytest.fixture()
@@ -157,7 +157,7 @@ def test_eval_split_prompts_are_the_training_prompts(tiny_model_dir, tmp_path):
 def test_generation_is_batched_left_padded_and_restores_training_mode(tiny_model_dir):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from axolotl_plug.generate import generate_from_ids
+    from axolotl_plug.eval.generation import generate_from_ids
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)

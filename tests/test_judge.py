@@ -9,7 +9,7 @@ import pytest
 
 from axolotl_plug.judge.aggregate import item_outcome
 from axolotl_plug.judge.run import run_judge
-from axolotl_plug.llm_client import ChatClient, ChatError
+from axolotl_plug.llm_client import ChatClient, ChatError, requests_per_call
 from chat_server import ChatServer
 from conftest import write_jsonl
 from test_train_and_configs import run_axolotl
@@ -59,13 +59,13 @@ def files(tmp_path):
 
 
 def client(server, **kw) -> ChatClient:
-    return ChatClient("judge-model", server.url, api_key_env="PLUG_TEST_KEY", backoff=0.01, **kw)
+    return ChatClient("judge-model", server.url, api_key_env="PLUG_TEST_KEY", **kw)
 
 
 def test_every_aggregation_rule(files, tmp_path):
     instructions, a, b = files
     with ChatServer(scripted_judge) as server:
-        summary = run_judge(str(instructions), a, b, tmp_path / "out", client(server), max_retries=1, progress=False)
+        summary = run_judge(str(instructions), a, b, tmp_path / "out", client(server), reasks=1, progress=False)
     assert (summary["n"], summary["ties"], summary["errors"], summary["missing"]) == (7, 2, 1, 2)
     assert sorted(summary["missing_ids"]) == ["empty_in_b", "only_in_a"]
     assert summary["a"] | {"ci95": None} == {"name": "plug", "wins": 1, "slight_wins": 1, "win_rate": 2 / 7, "ci95": None}
@@ -103,10 +103,28 @@ def test_server_errors_and_timeouts_are_retried(files, tmp_path):
 
     with ChatServer(flaky) as server:
         summary = run_judge(str(instructions), a, b, tmp_path / "out", client(server, timeout=0.5),
-                            concurrency=1, max_retries=3, progress=False)
+                            concurrency=1, reasks=3, progress=False)
     assert summary["n"] == 7 and summary["errors"] == 1  # only the planned verdict-less item
-    # 14 judgments, 3 more asks of the verdict-less order (max_retries=3), 3 failed calls
+    # 14 judgments, 3 more asks of the verdict-less order (reasks=3), 3 failed calls
     assert len(server.requests) == 14 + 3 + 3
+
+
+def test_one_item_costs_at_most_the_stated_requests(files, tmp_path):
+    """Every ask fails once in transport and then comes back without a verdict: the
+    client retries the transport failure, the judge re-asks for the verdict, and the
+    two counts multiply, no more."""
+    instructions, a, b = files
+    one = write_jsonl(tmp_path / "one.jsonl", [{"id": "win_a", "instruction": "instruction win_a"}])
+
+    def fail_then_ramble(body, number):
+        return (503, "busy") if number % 2 else "Both are fine."
+
+    with ChatServer(fail_then_ramble) as server:
+        summary = run_judge(str(one), a, b, tmp_path / "out", client(server, max_retries=1), concurrency=1,
+                            reasks=2, progress=False)
+    assert requests_per_call(max_retries=1, reasks=2) == 6
+    assert len(server.requests) == 2 * 6  # two answer orders
+    assert summary["errors"] == 1
 
 
 def test_resume_after_interrupted_run_asks_only_for_missing(files, tmp_path):
@@ -118,12 +136,12 @@ def test_resume_after_interrupted_run_asks_only_for_missing(files, tmp_path):
 
     with ChatServer(down_for_win_b) as server:
         with pytest.raises(ChatError, match="2 judge calls failed"):
-            run_judge(str(instructions), a, b, out, client(server, max_retries=2), max_retries=1, progress=False)
+            run_judge(str(instructions), a, b, out, client(server, max_retries=2), reasks=1, progress=False)
     assert len((out / "judgments.jsonl").read_text().splitlines()) == 12
     assert not (out / "summary.json").exists()
 
     with ChatServer(scripted_judge) as server:
-        summary = run_judge(str(instructions), a, b, out, client(server), max_retries=1, progress=False)
+        summary = run_judge(str(instructions), a, b, out, client(server), reasks=1, progress=False)
     assert len(server.requests) == 2  # the two orders of win_b, nothing else
     assert all("for win_b" in m for m in server.user_messages())
     assert summary["b"]["wins"] == 1 and len((out / "judgments.jsonl").read_text().splitlines()) == 14
@@ -141,7 +159,7 @@ def test_cli_sends_the_key_but_never_writes_it(files, tmp_path, monkeypatch):
             "--max-retries", "1", "--output", str(out),
         )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert {r["headers"].get("Authorization") for r in server.requests} == {f"Bearer {secret}"}
+    assert {r["headers"].get("authorization") for r in server.requests} == {f"Bearer {secret}"}
     assert "| overall | 7 |" in result.stdout
     for path in out.iterdir():
         assert secret.encode() not in path.read_bytes(), path

@@ -9,7 +9,8 @@ from operator import itemgetter
 
 import pytest
 
-from axolotl_plug.tokenize import RowEncoder, _ByteOffsets, _LazyOffsets, _search, byte_table
+from axolotl_plug.dataset.offsets import RowEncoder, _ByteOffsets, _LazyOffsets, byte_table
+from axolotl_plug.dataset.offsets import search as search_offsets
 
 # multi-byte characters (CJK, a 4-byte emoji with a skin-tone modifier, a combining
 # accent that NFC would fold), special tokens, runs of whitespace, an empty section
@@ -27,11 +28,11 @@ def with_normalizer(tiny_model_dir, normalizer=None, post_processor=None, **pre_
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     if normalizer is not None:
-        tokenizer._tokenizer.normalizer = normalizer
+        tokenizer.backend_tokenizer.normalizer = normalizer
     if post_processor is not None:
-        tokenizer._tokenizer.post_processor = post_processor
+        tokenizer.backend_tokenizer.post_processor = post_processor
     if pre_tokenizer:
-        tokenizer._tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(**pre_tokenizer)
+        tokenizer.backend_tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(**pre_tokenizer)
     return tokenizer
 
 
@@ -43,7 +44,7 @@ def test_offsets_from_ids_find_the_tokens_rust_offsets_find(tiny_model_dir, norm
     assert byte_table(tokenizer).normal_form == normalizer
     for text in TEXTS:
         (ids, offsets), = RowEncoder(tokenizer)([text])
-        rust = tokenizer._tokenizer.encode(text, add_special_tokens=False)
+        rust = tokenizer.backend_tokenizer.encode(text, add_special_tokens=False)
         # a text NFC would change is encoded again, with Rust's offsets
         from_ids = normalizer is None or unicodedata.is_normalized("NFC", text)
         assert isinstance(offsets, _ByteOffsets if from_ids else _LazyOffsets)
@@ -53,7 +54,7 @@ def test_offsets_from_ids_find_the_tokens_rust_offsets_find(tiny_model_dir, norm
             for field in (0, 1):
                 for right in (True, False):
                     search = bisect_right if right else bisect_left
-                    assert _search(offsets, x, field, right) == search(rust.offsets, x, key=itemgetter(field))
+                    assert search_offsets(offsets, x, field, right) == search(rust.offsets, x, key=itemgetter(field))
 
 
 def test_a_row_whose_bytes_do_not_add_up_is_encoded_again_with_offsets(tiny_tokenizer):
@@ -66,7 +67,7 @@ def test_a_row_whose_bytes_do_not_add_up_is_encoded_again_with_offsets(tiny_toke
     finally:
         encoder._table.lengths[wrong] -= 1
     assert isinstance(offsets, _LazyOffsets) and isinstance(offsets_cjk, _ByteOffsets)
-    assert ids == tiny_tokenizer._tokenizer.encode(TEXTS[3], add_special_tokens=False).ids
+    assert ids == tiny_tokenizer.backend_tokenizer.encode(TEXTS[3], add_special_tokens=False).ids
 
 
 def test_tokenizers_that_change_pad_or_trim_the_text_use_rust_offsets(normalizing_tokenizer, tiny_model_dir):
@@ -78,4 +79,4 @@ def test_tokenizers_that_change_pad_or_trim_the_text_use_rust_offsets(normalizin
         assert byte_table(tokenizer) is None
         (ids, offsets), = RowEncoder(tokenizer)([TEXTS[0]])
         assert isinstance(offsets, _LazyOffsets)
-        assert ids == tokenizer._tokenizer.encode(TEXTS[0], add_special_tokens=False).ids
+        assert ids == tokenizer.backend_tokenizer.encode(TEXTS[0], add_special_tokens=False).ids

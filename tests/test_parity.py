@@ -10,8 +10,8 @@ import pytest
 from axolotl.prompt_strategies.chat_template import StrategyLoader
 from axolotl.utils.dict import DictDefault
 
-from axolotl_plug.layout import build_conversation
-from axolotl_plug.plug import PlugStrategy
+from axolotl_plug.dataset.layout import build_conversation
+from axolotl_plug.dataset.strategy import PlugStrategy
 from axolotl_plug.templates import resolve_template
 from conftest import DEMO_TRAIN, ROWS
 

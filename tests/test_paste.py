@@ -4,13 +4,15 @@ that do more than paste their text in are recognised and keep the full render.""
 from __future__ import annotations
 
 import pytest
-from axolotl.utils.chat_templates import _CHAT_TEMPLATES
 
 from axolotl_plug.args import PlugConfig
 from axolotl_plug.languages import get_language
-from axolotl_plug.layout import lay_out_answer
-from axolotl_plug.templates import _render_marked, render_marked, resolve_template
-from axolotl_plug.tokenize import ChatRenderer, render
+from axolotl_plug.dataset.layout import lay_out_answer
+from axolotl_plug.dataset.render import ChatRenderer, render_answer, render_answer_in_full, render_chat
+from axolotl_plug.templates import resolve_template
+from conftest import bundled_chat_templates
+
+CHAT_TEMPLATES = bundled_chat_templates()
 
 # contents a template could treat specially: edges of whitespace, tags other templates
 # parse, jinja syntax, CJK text
@@ -31,7 +33,7 @@ def same_as_full_render(tokenizer, template: str) -> ChatRenderer:
     renderer = ChatRenderer(tokenizer, template)
     for messages in conversations():
         try:
-            expected = render(tokenizer, template, messages)
+            expected = render_chat(tokenizer, template, messages)
         except Exception as exc:  # e.g. a template that refuses a system turn
             with pytest.raises(type(exc)):
                 renderer(messages)
@@ -40,14 +42,14 @@ def same_as_full_render(tokenizer, template: str) -> ChatRenderer:
     return renderer
 
 
-@pytest.mark.parametrize("name", sorted(_CHAT_TEMPLATES))
+@pytest.mark.parametrize("name", sorted(CHAT_TEMPLATES))
 def test_every_bundled_chat_template_renders_the_same(tiny_tokenizer, name):
-    same_as_full_render(tiny_tokenizer, _CHAT_TEMPLATES[name])
+    same_as_full_render(tiny_tokenizer, CHAT_TEMPLATES[name])
 
 
 def test_pasting_templates_take_the_skeleton_and_others_do_not(tiny_tokenizer):
-    takes = {name: same_as_full_render(tiny_tokenizer, src)._pastes for name, src in _CHAT_TEMPLATES.items()}
-    assert same_as_full_render(tiny_tokenizer, resolve_template("plug_tulu").read_text())._pastes
+    takes = {name: same_as_full_render(tiny_tokenizer, src).pastes for name, src in CHAT_TEMPLATES.items()}
+    assert same_as_full_render(tiny_tokenizer, resolve_template("plug_tulu").read_text()).pastes
     assert all(takes[name] for name in ("chatml", "phi_3", "alpaca", "deepseek_v2"))
     # |trim on the content (llama3, gemma), reasoning parsing (qwen3), content parts
     assert not any(takes[name] for name in ("llama3", "gemma", "qwen3", "mistral_v7_tekken"))
@@ -75,7 +77,7 @@ NOT_PASTES = {
 @pytest.mark.parametrize("name", list(NOT_PASTES))
 def test_templates_that_inspect_contents_keep_the_full_render(tiny_tokenizer, name):
     renderer = same_as_full_render(tiny_tokenizer, LOOP.replace("BODY", NOT_PASTES[name]))
-    assert not renderer._pastes
+    assert not renderer.pastes
 
 
 def test_loop_aliases_and_slices_are_still_pastes(tiny_tokenizer):
@@ -85,7 +87,7 @@ def test_loop_aliases_and_slices_are_still_pastes(tiny_tokenizer):
         "{% for m in rest %}{% if m['content'] is string %}{{ '[' + m.role + ']' + m['content'] }}{% endif %}"
         "{% if not loop.last %}{{ '\\n' }}{% endif %}{% endfor %}{{ messages|length }}"
     )
-    assert same_as_full_render(tiny_tokenizer, template)._pastes
+    assert same_as_full_render(tiny_tokenizer, template).pastes
 
 
 LAYOUTS = {
@@ -109,7 +111,7 @@ def test_answer_layouts_fill_to_the_full_render(name, plug):
                   "target_response_header": target.response_header, "target_response": CONTENTS[4]}
         extra = {"include_pivot_instruction": config.include_pivot_instruction, "order": config.order,
                  "pivot": pivot, "target": target}
-        assert render_marked(LAYOUTS[name], values, extra) == _render_marked(LAYOUTS[name], values, extra)
+        assert render_answer(LAYOUTS[name], values, extra) == render_answer_in_full(LAYOUTS[name], values, extra)
     if name != "inspects a value":  # the layout as build_conversation uses it
         content, spans = lay_out_answer(CONTENTS[4], "Say hi.", "Hi!", target, pivot, config, (name, LAYOUTS[name]))
         assert content[slice(*spans["target_response"])] == CONTENTS[4]

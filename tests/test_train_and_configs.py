@@ -87,7 +87,7 @@ def test_example_config_validates_with_axolotl(path, tiny_model_dir, tmp_path, m
         assert zero["zero_optimization"]["stage"] == 3
     cfg = load_config(raw)
     assert cfg.plug["target_language"] == raw["plug"].get("target_language")
-    assert all(ds["type"] == "axolotl_plug.plug" for ds in cfg.datasets)
+    assert all(ds["type"] == "axolotl_plug.dataset.strategy" for ds in cfg.datasets)
     assert "/plug-" in cfg.dataset_prepared_path
     if raw["plug"].get("chat_template") == "plug_tulu":
         assert cfg.chat_template == "jinja" and "<|assistant|>" in cfg.chat_template_jinja
@@ -103,6 +103,8 @@ def test_wheel_ships_the_templates_and_the_cli_entry_point(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     (wheel,) = tmp_path.glob("axolotl_plug-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
+    modules = {str(p.relative_to(REPO)) for p in (REPO / "axolotl_plug").rglob("*.py")}
+    assert modules and modules <= set(names), sorted(modules - set(names))  # every subpackage ships
     assert "axolotl_plug/prompt_templates/plug_tulu.jinja" in names
     assert "axolotl_plug/prompt_templates/plug_response.jinja" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))

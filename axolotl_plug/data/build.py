@@ -8,7 +8,8 @@ from pathlib import Path
 from statistics import median
 
 from ..langid import share_in_language
-from .records import load_pairs, sibling, write_jsonl
+from ..records import sibling, write_jsonl
+from .pairs import load_pairs
 
 # a row's response-length ratio may differ from the dataset's typical ratio by this factor
 LENGTH_FACTOR = 3.0

@@ -3,16 +3,15 @@ request per row, kept apart by markers that must survive, as the paper did."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
-from ..eval.generate_file import finished_ids
 from ..langid import share_in_language
 from ..languages import get_language
 from ..llm_client import ChatClient, run_concurrently
 from .build import LANG_SHARE
-from .records import load_pairs, sibling
+from ..records import finished, sibling, to_line
+from .pairs import load_pairs
 
 INSTRUCTION_MARK = "<<<INSTRUCTION>>>"
 RESPONSE_MARK = "<<<RESPONSE>>>"
@@ -67,17 +66,18 @@ def translate_file(
     *,
     source_lang: str = "en",
     concurrency: int = 8,
-    max_retries: int = 3,
+    reasks: int = 1,
     progress: bool = True,
 ) -> dict[str, int]:
     """Translate every row not yet in `output` or its `.rejected.jsonl`; append as rows
-    finish. Returns counts. Rows whose requests kept failing are left for a rerun."""
+    finish. Returns counts. An unusable translation is asked again up to `reasks`
+    times; rows whose requests kept failing are left for a rerun."""
     from tqdm.auto import tqdm
 
     rows, _ = load_pairs(input_file)
     rejected_path = sibling(output, "rejected.jsonl")
     output.parent.mkdir(parents=True, exist_ok=True)
-    done = finished_ids(output) | finished_ids(rejected_path)
+    done = finished(output).keys() | finished(rejected_path).keys()
     todo = [r for r in rows if r["id"] not in done]
     source_name, target_name = get_language(source_lang).name, get_language(lang).name
 
@@ -86,7 +86,7 @@ def translate_file(
             return None, "empty instruction or response in the input", ""
         messages = translation_messages(row["instruction"], row["response"], source_name, target_name)
         reply, reason = "", ""
-        for _ in range(max_retries + 1):
+        for _ in range(reasks + 1):
             reply = client.complete(messages)
             parts, reason = check_translation(reply, source_lang, lang)
             if parts:
@@ -103,12 +103,11 @@ def translate_file(
                 continue
             translated, reason, reply = result
             if translated:
-                good.write(json.dumps(translated, ensure_ascii=False) + "\n")
+                good.write(to_line(translated))
                 good.flush()
                 counts["translated"] += 1
             else:
-                bad.write(json.dumps({"id": row["id"], "row": row["row"], "reason": reason, "reply": reply},
-                                     ensure_ascii=False) + "\n")
+                bad.write(to_line({"id": row["id"], "row": row["row"], "reason": reason, "reply": reply}))
                 bad.flush()
                 counts["rejected"] += 1
     bar.close()

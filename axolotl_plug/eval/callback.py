@@ -8,7 +8,6 @@ metrics through `trainer.log` so they reach the console and any tracker.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -17,10 +16,11 @@ from typing import Any, Sequence
 from axolotl.utils.logging import get_logger
 from transformers import TrainerCallback
 
-from ..generate import generate_from_ids, prompt_ids
-from ..layout import prompt_messages
-from .metrics import Judgement, judge, languages_in_play, metrics_by_language
-from .sources import eval_split_records, load_instructions
+from ..dataset.layout import prompt_messages
+from ..records import load_instructions, write_jsonl
+from .generation import generate_from_ids, prompt_ids
+from .metrics import ScoredAnswer, languages_in_play, metrics_by_language, score_answer
+from .sources import eval_split_records
 
 LOG = get_logger(__name__)
 
@@ -50,7 +50,7 @@ def generate_sharded(model_wrapped, accelerator, tokenizer, prompts: Sequence[li
     return sorted(gathered)
 
 
-def prepare_records(cfg, config, tokenizer, chat_template: str | None, eval_dataset=None) -> list[dict[str, Any]]:
+def prepare_records(config, tokenizer, chat_template: str | None, eval_dataset=None) -> list[dict[str, Any]]:
     """The prompts of one evaluation, each with its `prompt_ids`, built by the same
     code that builds training prompts."""
     settings = config.eval
@@ -69,8 +69,8 @@ def prepare_records(cfg, config, tokenizer, chat_template: str | None, eval_data
     return eval_split_records(eval_dataset, tokenizer, config, settings.num_samples)
 
 
-def evaluate_records(model_wrapped, accelerator, tokenizer, records, config) -> list[Judgement]:
-    """Generate, gather and judge; the same list on every rank."""
+def evaluate_records(model_wrapped, accelerator, tokenizer, records, config) -> list[ScoredAnswer]:
+    """Generate, gather and score; the same list on every rank."""
     settings = config.eval
     answers = generate_sharded(
         model_wrapped,
@@ -81,15 +81,12 @@ def evaluate_records(model_wrapped, accelerator, tokenizer, records, config) -> 
         batch_size=settings.batch_size,
     )
     languages = languages_in_play(records, config)
-    return [judge(records[index], answer, config, languages, rank) for index, answer, rank in answers]
+    return [score_answer(records[index], answer, config, languages, rank) for index, answer, rank in answers]
 
 
-def write_step_file(folder: Path, step: int, judgements: list[Judgement]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
+def write_step_file(folder: Path, step: int, scored: list[ScoredAnswer]) -> Path:
     path = folder / f"step_{step}.jsonl"
-    with open(path, "w", encoding="utf-8") as handle:
-        for j in judgements:
-            handle.write(json.dumps(j.to_dict(), ensure_ascii=False) + "\n")
+    write_jsonl(path, (s.to_dict() for s in scored))
     return path
 
 
@@ -99,7 +96,6 @@ class PlugEvalCallback(TrainerCallback):
 
     def __init__(self, trainer, cfg, config, chat_template: str | None):
         self.trainer = trainer
-        self.cfg = cfg
         self.config = config
         self.chat_template = chat_template
         self.folder = Path(cfg.output_dir) / "plug_eval"
@@ -110,10 +106,10 @@ class PlugEvalCallback(TrainerCallback):
         tokenizer = trainer.processing_class
         started = time.monotonic()
         if self._records is None:
-            self._records = prepare_records(self.cfg, self.config, tokenizer, self.chat_template, trainer.eval_dataset)
-        judgements = evaluate_records(trainer.model_wrapped, trainer.accelerator, tokenizer, self._records, self.config)
+            self._records = prepare_records(self.config, tokenizer, self.chat_template, trainer.eval_dataset)
+        scored = evaluate_records(trainer.model_wrapped, trainer.accelerator, tokenizer, self._records, self.config)
         if state.is_world_process_zero:
-            path = write_step_file(self.folder, state.global_step, judgements)
-            LOG.info(f"PLUG eval: {len(judgements)} answers in {time.monotonic() - started:.1f} s -> {path}")
-        trainer.log(metrics_by_language(judgements, self.config.pivot_language, self.config.mode))
+            path = write_step_file(self.folder, state.global_step, scored)
+            LOG.info(f"PLUG eval: {len(scored)} answers in {time.monotonic() - started:.1f} s -> {path}")
+        trainer.log(metrics_by_language(scored, self.config.pivot_language, self.config.mode))
         return control

@@ -13,7 +13,7 @@ from ..langid import identify, share_in_language
 
 
 @dataclass
-class Judgement:
+class ScoredAnswer:
     """One generated answer, extracted and checked. Written to the step files."""
 
     id: str
@@ -47,13 +47,13 @@ def languages_in_play(records: Iterable[Mapping], config: PlugConfig) -> set[str
     return {r["lang"] for r in records} | {config.pivot_language}
 
 
-def judge(record: Mapping, raw_output: str, config: PlugConfig, languages: Iterable[str], rank: int = 0) -> Judgement:
+def score_answer(record: Mapping, raw_output: str, config: PlugConfig, languages: Iterable[str], rank: int = 0) -> ScoredAnswer:
     """Extract one answer and identify the language of its parts among `languages`."""
     lang = record["lang"]
     pivot_language = config.pivot_language
     got = extract_answer(raw_output, lang, config)
     in_play = set(languages) | {lang, pivot_language}
-    return Judgement(
+    return ScoredAnswer(
         id=str(record.get("id", "")),
         lang=lang,
         instruction=record["instruction"],
@@ -77,7 +77,7 @@ def chrf(hypotheses: list[str], references: list[str]) -> float:
     return CHRF().corpus_score(hypotheses, [references]).score
 
 
-def summarize(judgements: list[Judgement], pivot_language: str, mode: str = "plug") -> dict[str, float]:
+def plug_metrics(scored: list[ScoredAnswer], pivot_language: str, mode: str = "plug") -> dict[str, float]:
     """The `plug/` metrics of a list of judged answers (keys without the prefix).
 
     format_ok      share whose target section follows the pivot sections (status ok)
@@ -88,32 +88,32 @@ def summarize(judgements: list[Judgement], pivot_language: str, mode: str = "plu
     target_chars, pivot_chars  mean lengths in characters
     chrf           chrF of target answers against references, where references exist
     """
-    if not judgements:
+    if not scored:
         return {}
     out = {
-        "format_ok": mean(j.status == OK for j in judgements),
-        "target_lang_ok": mean(j.target_lang == j.lang for j in judgements),
-        "pivot_leak": mean(j.pivot_leak for j in judgements),
-        "target_chars": mean(len(j.target) for j in judgements),
+        "format_ok": mean(j.status == OK for j in scored),
+        "target_lang_ok": mean(j.target_lang == j.lang for j in scored),
+        "pivot_leak": mean(j.pivot_leak for j in scored),
+        "target_chars": mean(len(j.target) for j in scored),
     }
     if mode == "plug":
-        out["pivot_lang_ok"] = mean(j.pivot_lang == pivot_language for j in judgements)
-        out["pivot_chars"] = mean(len(j.pivot) for j in judgements)
-    referenced = [j for j in judgements if j.reference]
+        out["pivot_lang_ok"] = mean(j.pivot_lang == pivot_language for j in scored)
+        out["pivot_chars"] = mean(len(j.pivot) for j in scored)
+    referenced = [j for j in scored if j.reference]
     if referenced:
         out["chrf"] = chrf([j.target for j in referenced], [j.reference for j in referenced])
     return out
 
 
-def metrics_by_language(judgements: list[Judgement], pivot_language: str, mode: str = "plug", prefix: str = "plug/") -> dict[str, float]:
+def metrics_by_language(scored: list[ScoredAnswer], pivot_language: str, mode: str = "plug", prefix: str = "plug/") -> dict[str, float]:
     """`plug/<metric>` over everything, plus `plug/<lang>/<metric>` when languages mix."""
-    metrics = {f"{prefix}{k}": v for k, v in summarize(judgements, pivot_language, mode).items()}
-    groups: dict[str, list[Judgement]] = defaultdict(list)
-    for j in judgements:
+    metrics = {f"{prefix}{k}": v for k, v in plug_metrics(scored, pivot_language, mode).items()}
+    groups: dict[str, list[ScoredAnswer]] = defaultdict(list)
+    for j in scored:
         groups[j.lang].append(j)
     if len(groups) > 1:
         for lang, group in sorted(groups.items()):
-            metrics.update({f"{prefix}{lang}/{k}": v for k, v in summarize(group, pivot_language, mode).items()})
+            metrics.update({f"{prefix}{lang}/{k}": v for k, v in plug_metrics(group, pivot_language, mode).items()})
     return metrics
 
 

@@ -43,7 +43,7 @@ def bootstrap_ci(scores: list[int], samples: int = 2000, seed: int = 0) -> list[
     return [means[int(0.025 * samples)], means[min(samples - 1, int(0.975 * samples))]]
 
 
-def summarize(outcomes: list[str], name_a: str, name_b: str) -> dict:
+def tally(outcomes: list[str], name_a: str, name_b: str) -> dict:
     """Counts and win rates of one group of items; n counts errors too."""
     counts = Counter(outcomes)
     n = len(outcomes)

@@ -8,9 +8,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..eval.sources import load_instructions, read_records
 from ..llm_client import ChatClient, ChatError, run_concurrently
-from .aggregate import item_outcome, summarize
+from ..records import finished, load_instructions, read_records, to_line
+from .aggregate import item_outcome, tally
 from .prompt import judge_messages, load_user_template, parse_verdict, prompt_hash
 from .report import plot_winrate, summary_markdown
 
@@ -47,19 +47,6 @@ def pair_items(records: list[dict], a: dict[str, str], b: dict[str, str]) -> tup
     return compared, missing
 
 
-def read_judgments(path: Path) -> dict[tuple, dict]:
-    """Finished judgments by (id, order, model, prompt hash); a torn last line is ignored."""
-    done = {}
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                row = json.loads(line)
-                done[(row["id"], row["order"], row["model"], row["prompt_hash"])] = row
-            except (json.JSONDecodeError, KeyError):
-                continue
-    return done
-
-
 def run_judge(
     instructions: str,
     a_path: Path,
@@ -69,13 +56,15 @@ def run_judge(
     *,
     split: str | None = None,
     concurrency: int = 8,
-    max_retries: int = 3,
+    reasks: int = 1,
     prompt_file: str | None = None,
     b_name: str | None = None,
     progress: bool = True,
 ) -> dict:
     """Judge every paired item in both orders and write the summary files. Returns the
-    summary. Raises ChatError (after writing what finished) when calls kept failing."""
+    summary. A reply without a single verdict is asked again up to `reasks` times (the
+    client retries transport failures on its own). Raises ChatError (after writing what
+    finished) when calls kept failing."""
     from tqdm.auto import tqdm
 
     records = load_instructions(instructions, split, require_lang=False)
@@ -94,18 +83,18 @@ def run_judge(
 
     output.mkdir(parents=True, exist_ok=True)
     judgments_path = output / "judgments.jsonl"
-    done = read_judgments(judgments_path)
+    done = finished(judgments_path, key=lambda row: (row["id"], row["order"], row["model"], row["prompt_hash"]))
     key = lambda job: (job.id, job.order, client.model, job.prompt_hash)  # noqa: E731
     todo = [job for job in jobs if key(job) not in done]
 
     def ask(job: Job) -> tuple[str, str]:
         reply = ""
-        for _ in range(max_retries + 1):
+        for _ in range(reasks + 1):
             reply = client.complete(list(job.messages))
             verdict = parse_verdict(reply)
             if verdict:
                 return reply, verdict
-        return reply, "error"  # no single verdict token after the retries
+        return reply, "error"  # no single verdict token after the re-asks
 
     failures: list[str] = []
     bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="judging", unit="call", disable=not progress)
@@ -119,7 +108,7 @@ def run_judge(
             row = {"id": job.id, "order": job.order, "model": client.model, "prompt_hash": job.prompt_hash,
                    "raw_reply": reply, "verdict": verdict}
             done[key(job)] = row
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            handle.write(to_line(row))
             handle.flush()
     bar.close()
     if failures:
@@ -130,7 +119,7 @@ def run_judge(
 
     verdicts = {(job.id, job.order): done[key(job)]["verdict"] for job in jobs}
     outcomes = {r["id"]: item_outcome(verdicts[(r["id"], "ab")], verdicts[(r["id"], "ba")]) for r in compared}
-    summary = summarize([outcomes[r["id"]] for r in compared], name_a, name_b)
+    summary = tally([outcomes[r["id"]] for r in compared], name_a, name_b)
     summary["missing"] = len(missing)
     summary["missing_ids"] = missing
     groups: dict[str, list[str]] = defaultdict(list)
@@ -138,7 +127,7 @@ def run_judge(
         category = next((record[f] for f in CATEGORY_FIELDS if record.get(f)), None)
         if category is not None:
             groups[str(category)].append(outcomes[record["id"]])
-    summary["by_category"] = {name: summarize(group, name_a, name_b) for name, group in sorted(groups.items())}
+    summary["by_category"] = {name: tally(group, name_a, name_b) for name, group in sorted(groups.items())}
     summary["judge_model"] = client.model
 
     (output / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")

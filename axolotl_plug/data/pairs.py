@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from ..eval.sources import read_records
+from ..records import read_records
 
 
 def instruction_text(row: dict) -> str:
@@ -40,15 +39,3 @@ def load_pairs(path: str | Path, id_field: str = "id") -> tuple[list[dict], bool
             "row": index,
         })
     return pairs, has_ids
-
-
-def write_jsonl(path: Path, rows: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-
-def sibling(path: Path, kind: str) -> Path:
-    """`plug_zh.jsonl` -> `plug_zh.<kind>.json[l]` next to it."""
-    return path.with_name(f"{path.stem}.{kind}")

@@ -1,4 +1,4 @@
-"""Pure layout: a PLUG row and the settings -> a conversation and its trained spans.
+"""Layout (pure): a PLUG row and the settings -> a conversation and its trained spans.
 
 Training and evaluation both build prompts here (`build_conversation`,
 `prompt_messages`), so the system prompt and user turn can never drift apart.
@@ -6,19 +6,14 @@ Training and evaluation both build prompts here (`build_conversation`,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from .args import PlugConfig
-from .languages import Language, UnknownLanguageError, get_language
-from .templates import (
-    DEFAULT_RESPONSE_TEMPLATE,
-    has_marker,
-    read_template,
-    render_marked,
-    resolve_template,
-)
+from ..args import PlugConfig
+from ..languages import Language, UnknownLanguageError, get_language
+from ..templates import DEFAULT_RESPONSE_TEMPLATE, read_template, resolve_template
+from .render import has_marker, render_answer
 
 
 class RowError(ValueError):
@@ -38,8 +33,6 @@ class Conversation:
     lang: str
     # character spans inside the assistant content that carry loss
     trained: list[tuple[int, int]]
-    # span of every layout variable (headers, instructions, responses) in the content
-    sections: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def answer(self) -> str:
@@ -125,7 +118,7 @@ def lay_out_answer(
         "pivot": pivot,
         "target": target,
     }
-    content, spans = render_marked(layout[1], values, extra)
+    content, spans = render_answer(layout[1], values, extra)
     missing = [name for name in _required_variables(config) if name not in spans]
     if missing:
         raise ValueError(
@@ -203,4 +196,4 @@ def build_conversation(
     # the same opening as prompt_messages, with the languages this row already resolved
     messages = _opening(instruction, _text(row, fields.system, required=False) or system_prompt(config, target, pivot))
     messages.append({"role": "assistant", "content": content})
-    return Conversation(messages, lang, trained_spans(content, spans, config), spans)
+    return Conversation(messages, lang, trained_spans(content, spans, config))

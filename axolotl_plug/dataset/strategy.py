@@ -1,7 +1,11 @@
-"""The PLUG dataset type: `type: plug` (rewritten by the plugin) or `type: axolotl_plug.plug`.
+"""The PLUG dataset type: `type: plug` (the plugin rewrites it to this module's path).
 
-axolotl imports this module and calls `load(tokenizer, cfg, ds_cfg)`; the returned
-strategy tokenizes a whole dataset, so bad rows can be reported with their row index
+axolotl imports this module and calls `load(tokenizer, cfg, ds_cfg)`. The strategy only
+wires the steps of the data path together, one batch of rows at a time:
+
+    row --layout--> Conversation --render--> text --offsets--> ids --labels--> labels
+
+It tokenizes the whole dataset itself, so bad rows are reported with their row index
 from the main process instead of crashing a map worker.
 """
 
@@ -9,17 +13,20 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
-from axolotl.prompt_tokenizers import DatasetWrappingStrategy
-from axolotl.utils.logging import get_logger
 from datasets import Dataset
 from pydantic import BaseModel
 
-from .args import PlugConfig
-from .layout import RowError, build_conversation, check_layout, layout_source
-from .tokenize import IGNORE, ChatRenderer, EndOfTurn, RowEncoder, answer_offset, label_tokens
+from ..args import PlugConfig
+from ..config import plug_config
+from .host import DatasetWrappingStrategy, StockStrategy, get_logger
+from .labels import answer_offset, content_parts, fast_path_refusal, first_trained, label_tokens
+from .layout import Conversation, RowError, build_conversation, check_layout, layout_source
+from .offsets import RowEncoder
+from .render import ChatRenderer
 
 LOG = get_logger(__name__)
 
@@ -33,50 +40,54 @@ class PlugDataError(ValueError):
 
 @dataclass
 class DatasetReport:
-    """What happened to one dataset; kept for `axolotl plug audit`."""
+    """What happened to one dataset, for `axolotl plug audit`."""
 
     name: str
+    config: PlugConfig
     rows_in: int
     dropped: Counter = field(default_factory=Counter)
-    dataset: Dataset | None = None
+    dataset: Dataset | None = None  # input_ids and labels of the kept rows
     rows: list[int] = field(default_factory=list)  # source row index of each kept row
     langs: list[str] = field(default_factory=list)  # target language of each kept row
-    strategy: "PlugStrategy | None" = None
 
     @property
     def rows_out(self) -> int:
         return self.rows_in - sum(self.dropped.values())
 
 
-# reports of the datasets tokenized in this process, newest last
-REPORTS: list[DatasetReport] = []
+# Set only while the audit runs (`recording_reports`): training keeps nothing.
+_recorded: list[DatasetReport] | None = None
 
 
-def config_from(cfg) -> PlugConfig:
-    return PlugConfig.model_validate(dict(cfg.get("plug") or {}))
+@contextmanager
+def recording_reports() -> Iterator[list[DatasetReport]]:
+    """Collect a report of every PLUG dataset tokenized inside the block."""
+    global _recorded
+    previous, _recorded = _recorded, []
+    try:
+        yield _recorded
+    finally:
+        _recorded = previous
 
 
 class PlugStrategy(DatasetWrappingStrategy):
     """Tokenizes PLUG rows: layout, one render, one tokenizer pass, labels."""
 
     def __init__(self, tokenizer, cfg, ds_cfg: dict[str, Any]):
-        from axolotl.prompt_strategies.chat_template import StrategyLoader
-
         self.tokenizer = tokenizer
-        self.config = config_from(cfg)
+        self.config = plug_config(cfg)
         self.name = _dataset_name(ds_cfg)
         self.sequence_len = cfg.sequence_len
         self.layout = layout_source(self.config)
         check_layout(self.config, self.layout)
-        # The stock strategy gives the exact end-of-turn rules, the chat template and
-        # the fallback for templates we cannot read character offsets from.
-        self.stock = StrategyLoader()(tokenizer, cfg, {**ds_cfg, "field_messages": "messages"})
-        self.chat_template = self.stock.prompter.chat_template
-        self.template_kwargs = dict(cfg.get("chat_template_kwargs") or {})
-        self.render = ChatRenderer(tokenizer, self.chat_template, self.template_kwargs)
+        # axolotl's own strategy gives the chat template, the exact end-of-turn rules
+        # and the labels of rows the fast path cannot label
+        self.stock = StockStrategy(tokenizer, cfg, ds_cfg)
+        self.render = ChatRenderer(tokenizer, self.stock.chat_template, cfg.get("chat_template_kwargs"))
         self.encode = RowEncoder(tokenizer)
-        self.end_of_turn = EndOfTurn.from_stock(self.stock)
-        self.fallback_reason = _fallback_reason(tokenizer, cfg, self.stock)
+        self.end_of_turn = self.stock.end_of_turn()
+        self.fallback_reason = fast_path_refusal(tokenizer, self.stock.rules())
+        self._fallbacks_logged: set[str] = set()
         if self.fallback_reason:
             LOG.info(f"PLUG {self.name}: using axolotl's stock chat_template path ({self.fallback_reason})")
 
@@ -96,7 +107,8 @@ class PlugStrategy(DatasetWrappingStrategy):
     def _tokenize_batch(self, batch: dict[str, list], indices: list[int]) -> dict[str, list]:
         rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
         out: dict[str, list] = {k: [] for k in ("input_ids", "attention_mask", "labels", _ERROR, _REASON, _ROW, _LANG)}
-        conversations, texts = [], []
+        conversations: list[Conversation | RowError] = []
+        texts: list[str | None] = []
         for row in rows:
             try:
                 conversation = build_conversation(row, self.config, self.layout)
@@ -132,8 +144,9 @@ class PlugStrategy(DatasetWrappingStrategy):
             out[_LANG].append("" if isinstance(conversation, RowError) else conversation.lang)
         return out
 
-    def _labels(self, conversation, text, encoding) -> tuple[list[int], list[int], int | None]:
-        """(input_ids, labels, index of the first trained token)."""
+    def _labels(self, conversation: Conversation, text, encoding) -> tuple[list[int], list[int], int | None]:
+        """(input_ids, labels, index of the first trained token): from the offsets of
+        the one render when the answer sits in it verbatim, else by the stock strategy."""
         if encoding is not None:
             start = answer_offset(text, conversation.answer)
             if start >= 0:
@@ -142,29 +155,14 @@ class PlugStrategy(DatasetWrappingStrategy):
                 answer = (start, start + len(conversation.answer))
                 return (ids, *label_tokens(ids, offsets, answer, spans, self.end_of_turn))
             self._log_fallback_once("the chat template does not copy the answer verbatim")
-        ids, labels = self._stock_labels(conversation)
-        return ids, labels, next((k for k, label in enumerate(labels) if label != IGNORE), None)
+        content = content_parts(conversation.answer, conversation.trained)
+        ids, labels = self.stock.tokenize(conversation.messages[:-1] + [{"role": "assistant", "content": content}])
+        return ids, labels, first_trained(labels)
 
     def _log_fallback_once(self, reason: str) -> None:
-        if reason not in self.__dict__.setdefault("_fallbacks_logged", set()):
+        if reason not in self._fallbacks_logged:
             self._fallbacks_logged.add(reason)
             LOG.info(f"PLUG {self.name}: some rows use axolotl's stock chat_template path ({reason})")
-
-    def _stock_labels(self, conversation) -> tuple[list[int], list[int]]:
-        """axolotl's own path: the answer as content parts flagged trained or not."""
-        answer = conversation.answer
-        parts, pos = [], 0
-        for lo, hi in conversation.trained:
-            if lo > pos:
-                parts.append({"text": answer[pos:lo], "train": False})
-            parts.append({"text": answer[lo:hi], "train": True})
-            pos = hi
-        if pos < len(answer):
-            parts.append({"text": answer[pos:], "train": False})
-        content = answer if parts == [{"text": answer, "train": True}] else parts
-        messages = conversation.messages[:-1] + [{"role": "assistant", "content": content}]
-        result = self.stock._tokenize_single_prompt({"messages": messages})
-        return list(result["input_ids"]), list(result["labels"])
 
     # -- the whole dataset ---------------------------------------------------------------
     def wrap_dataset(self, dataset, process_count: int | None = None, keep_in_memory: bool | None = False, **kwargs):
@@ -187,7 +185,7 @@ class PlugStrategy(DatasetWrappingStrategy):
         return self._settle_bad_rows(tokenized)
 
     def _settle_bad_rows(self, tokenized: Dataset) -> Dataset:
-        report = DatasetReport(self.name, len(tokenized), strategy=self)
+        report = DatasetReport(self.name, self.config, len(tokenized))
         errors = tokenized[_ERROR]
         bad = [i for i, error in enumerate(errors) if error]
         if bad and self.config.on_bad_row == "error":
@@ -207,10 +205,12 @@ class PlugStrategy(DatasetWrappingStrategy):
                 f"PLUG dataset {self.name}: skipped {len(bad)} of {report.rows_in} rows: "
                 + ", ".join(f"{n} {reason}" for reason, n in report.dropped.most_common())
             )
-        report.rows, report.langs = tokenized[_ROW], tokenized[_LANG]
+        if _recorded is not None:
+            report.rows, report.langs = tokenized[_ROW], tokenized[_LANG]
         tokenized = tokenized.remove_columns([_ERROR, _REASON, _ROW, _LANG])
-        report.dataset = tokenized
-        REPORTS.append(report)
+        if _recorded is not None:
+            report.dataset = tokenized
+            _recorded.append(report)
         return tokenized
 
 
@@ -230,21 +230,8 @@ def _dataset_name(ds_cfg: dict[str, Any]) -> str:
     return name
 
 
-def _fallback_reason(tokenizer, cfg, stock) -> str | None:
-    """Why the one-pass path cannot be used for this config, or None when it can."""
-    if not getattr(tokenizer, "is_fast", False):
-        return "the tokenizer is not a fast tokenizer, so it gives no character offsets"
-    if cfg.get("train_on_inputs"):
-        return "train_on_inputs is set"
-    if "all" in (stock.train_on_eos, stock.train_on_eot):
-        return "train_on_eos/train_on_eot is `all`"
-    if list(stock.roles_to_train) != ["assistant"]:
-        return "roles_to_train is not [assistant]"
-    return None
-
-
 def load(tokenizer, cfg, ds_cfg=None, processor=None):
-    """Entry point axolotl calls for `type: plug` / `type: axolotl_plug.plug`."""
+    """Entry point axolotl calls for `type: plug` (rewritten to this module's path)."""
     if not any(str(p).endswith("PlugPlugin") for p in cfg.get("plugins") or []):
         raise ValueError(
             "the PLUG dataset type needs its plugin: add\n"

@@ -1,11 +1,10 @@
-"""Conversation -> input_ids / labels with one render and one tokenizer pass.
+"""Offsets: rendered text -> token ids and each token's (start, end) character offsets.
 
-We know which characters of the answer are trained when we lay it out, so after one
-chat-template render and one tokenizer call, labels are a bisect over the tokens'
-character offsets away. Those come from Rust, or for a byte-level BPE from the ids
-themselves (`RowEncoder`).
-The rules for the answer's edges and the end-of-turn token copy axolotl's stock
-`chat_template` strategy, whose labels the tests compare against token for token.
+Labels need to know which tokens cover which characters. Rust's tokenizer can track
+offsets, but for a byte-level BPE (Llama 3, Qwen, SmolLM) it is faster to encode
+without them and work them out from the ids, since each token stands for a fixed run
+of UTF-8 bytes (`byte_table`). Either way, offsets are read lazily: a label search
+looks at a handful of tokens, never all of them.
 """
 
 from __future__ import annotations
@@ -17,92 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 
-from .paste import Skeleton, fill, pastes_message_contents, slot, split_skeleton
-
-IGNORE = -100
-
-
-_START, _END = 0, 1  # fields of a (start, end) character offset
-
-
-@dataclass(frozen=True)
-class EndOfTurn:
-    """Which tokens after the answer are trained, as axolotl's stock strategy decides."""
-
-    eot_ids: frozenset[int]
-    eos_id: int | None
-    train_eot: bool
-    train_eos: bool
-
-    @classmethod
-    def from_stock(cls, stock) -> "EndOfTurn":
-        """Read the rules off a constructed axolotl ChatTemplateStrategy."""
-        return cls(
-            eot_ids=frozenset(stock._eot_token_ids),
-            eos_id=stock.tokenizer.eos_token_id,
-            train_eot=stock.train_on_eot in ("turn", "last"),
-            train_eos=stock.train_on_eos in ("turn", "last"),
-        )
-
-
-def render(tokenizer, chat_template: str, messages: list[dict], template_kwargs: dict | None = None) -> str:
-    """The conversation as text, exactly as the stock strategy renders it."""
-    return tokenizer.apply_chat_template(
-        messages,
-        chat_template=chat_template,
-        tokenize=False,
-        add_generation_prompt=False,
-        **(template_kwargs or {}),
-    )
-
-
-class ChatRenderer:
-    """`render` for one tokenizer and template, minus apply_chat_template's per-call
-    set-up: the compiled template and the special-token variables are kept.
-
-    It calls the template exactly as transformers' render_jinja_template does (the
-    parity tests compare the result with the stock strategy's); if transformers moves
-    its compile helper, it falls back to apply_chat_template. A template that only
-    pastes message contents in (see `paste`) is rendered once per sequence of roles and
-    filled per conversation.
-    """
-
-    def __init__(self, tokenizer, chat_template: str, template_kwargs: dict | None = None):
-        self.tokenizer = tokenizer
-        self.chat_template = chat_template
-        self.template_kwargs = dict(template_kwargs or {})
-        self._compiled = None
-
-    def __getstate__(self):  # compiled jinja templates do not pickle; workers recompile
-        return {**self.__dict__, "_compiled": None}
-
-    def _compile(self) -> bool:
-        try:
-            from transformers.utils.chat_template_utils import _compile_jinja_template
-        except ImportError:
-            return False
-        self._compiled = _compile_jinja_template(self.chat_template)
-        self._variables = {**self.tokenizer.special_tokens_map, **self.template_kwargs}
-        self._pastes = pastes_message_contents(self._compiled.environment, self.chat_template)
-        self._skeletons: dict[tuple, Skeleton] = {}
-        return True
-
-    def _render(self, messages: list[dict]) -> str:
-        return self._compiled.render(
-            messages=messages, tools=None, documents=None, add_generation_prompt=False, **self._variables
-        )
-
-    def __call__(self, messages: list[dict]) -> str:
-        if self._compiled is None and not self._compile():
-            return render(self.tokenizer, self.chat_template, messages, self.template_kwargs)
-        if not self._pastes or any(len(m) != 2 for m in messages):
-            return self._render(messages)
-        shape = tuple(m["role"] for m in messages)
-        skeleton = self._skeletons.get(shape)
-        if skeleton is None:
-            placeholders = [{"role": role, "content": slot(i)} for i, role in enumerate(shape)]
-            skeleton = self._skeletons[shape] = split_skeleton(self._render(placeholders), int)
-        return fill(skeleton, [m["content"] for m in messages])[0]
+START, END = 0, 1  # fields of a (start, end) character offset
 
 
 class _Offsets(Sequence):
@@ -213,7 +127,7 @@ class _ByteOffsets(_Offsets):
         the character after its last byte; so `start > x` means the token starts at or
         after the byte of character x + 1, `end >= x` that it ends after the byte of
         character x - 1. Token i starts where token i-1 ends."""
-        if field == _END:
+        if field == END:
             if not right and x <= 0:
                 return 0
             return self._first_end_after(self._byte(x if right else x - 1))
@@ -223,14 +137,14 @@ class _ByteOffsets(_Offsets):
         return min(self._length, self._first_end_after(byte - 1) + 1)
 
 
-def _search(offsets: Sequence[tuple[int, int]], x: int, field: int, right: bool) -> int:
+def search(offsets: Sequence[tuple[int, int]], x: int, field: int, right: bool) -> int:
     """bisect_right/bisect_left(offsets, x, key=itemgetter(field))."""
     if isinstance(offsets, _Offsets):
         found = offsets.insertion_point(x, field, right)
         if found is not None:
             return found
-    search = bisect_right if right else bisect_left
-    return search(offsets, x, key=itemgetter(field))
+    bisect = bisect_right if right else bisect_left
+    return bisect(offsets, x, key=itemgetter(field))
 
 
 @dataclass(frozen=True)
@@ -247,7 +161,7 @@ def byte_table(tokenizer) -> ByteTable | None:
     exactly and in order: no normalizer but NFC (which changes no NFC text), no added
     prefix space, no pre-tokenizer step that drops text, no added token that strips
     whitespace, and offsets not trimmed of spaces. None for any other tokenizer."""
-    backend = getattr(tokenizer, "_tokenizer", None)
+    backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is None:
         return None
     spec = json.loads(backend.to_str())
@@ -296,7 +210,7 @@ class RowEncoder:
         return {**self.__dict__, "_table": None, "_ready": False}
 
     def __call__(self, texts: list[str]) -> list[tuple[list[int], Sequence[tuple[int, int]]]]:
-        backend = getattr(self.tokenizer, "_tokenizer", None)
+        backend = getattr(self.tokenizer, "backend_tokenizer", None)
         if backend is None or backend.truncation is not None or backend.padding is not None:
             encoded = self.tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
             return list(zip(encoded["input_ids"], encoded["offset_mapping"]))
@@ -319,51 +233,3 @@ class RowEncoder:
                 encoding = backend.encode(text, add_special_tokens=False)
                 out.append((encoding.ids, _LazyOffsets(encoding)))
         return out
-
-
-def answer_offset(text: str, answer: str) -> int:
-    """Where the (last) assistant answer starts in the render, or -1 if the template
-    did not copy it verbatim."""
-    return text.rfind(answer)
-
-
-def label_tokens(
-    input_ids: Sequence[int],
-    offsets: Sequence[tuple[int, int]],
-    answer: tuple[int, int],
-    trained: Sequence[tuple[int, int]],
-    end_of_turn: EndOfTurn,
-) -> tuple[list[int], int | None]:
-    """Labels for one rendered conversation.
-
-    `answer` is the assistant content's character span in the render and `trained`
-    the spans (inside it) that carry loss. At the answer's own edges a token that
-    straddles the edge is trained (as the stock strategy does); at an inner edge
-    between trained and masked text it stays masked. Returns the labels and the index
-    of the first trained token (None when nothing is trained).
-    """
-    labels = [IGNORE] * len(input_ids)
-    first_trained = None
-    turn_end = None
-    for lo, hi in trained:
-        first = _search(offsets, lo, _END, right=True) if lo == answer[0] else _search(offsets, lo, _START, right=False)
-        if hi == answer[1]:
-            stop = turn_end = _search(offsets, hi, _START, right=False)
-        else:
-            stop = _search(offsets, hi, _END, right=True)
-        labels[first:stop] = input_ids[first:stop]
-        if first < stop and (first_trained is None or first < first_trained):
-            first_trained = first
-
-    if turn_end is None:
-        turn_end = _search(offsets, answer[1], _START, right=False)
-    for wanted, ids in ((end_of_turn.train_eot, end_of_turn.eot_ids), (end_of_turn.train_eos, {end_of_turn.eos_id})):
-        if not wanted:
-            continue
-        # the stock strategy accepts the marker up to 3 tokens after the content
-        for i in range(turn_end, min(len(input_ids), turn_end + 4)):
-            if input_ids[i] in ids:
-                labels[i] = input_ids[i]
-                first_trained = i if first_trained is None else first_trained
-                break
-    return labels, first_trained
