@@ -20,8 +20,13 @@ export AXOLOTL_DO_NOT_TRACK := 1
 export TOKENIZERS_PARALLELISM := false
 
 DEMO_MODEL := models/smollm2-135m-instruct
+# Real tokenizers (Llama 2, Qwen2, Phi-3) for the tests, outside the repo: llama.cpp's
+# vocab-only test files, from llama-cpp-python's source archive on PyPI (77 MB, once)
+TOKENIZER_FIXTURES ?= $(HOME)/.cache/axolotl-plug/tokenizers
+export PLUG_TOKENIZER_FIXTURES := $(TOKENIZER_FIXTURES)
+LLAMA_CPP_ARCHIVE := $(TOKENIZER_FIXTURES)/llama_cpp_python-0.3.36.tar.gz
 
-.PHONY: install test demo demo-model clean test-axolotl-0.21 demo-axolotl-0.21
+.PHONY: install test demo demo-model clean test-axolotl-0.21 demo-axolotl-0.21 tokenizer-fixtures
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,7 +42,13 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-test: install
+$(LLAMA_CPP_ARCHIVE): | install
+	mkdir -p $(TOKENIZER_FIXTURES)
+	$(PY) -m pip download -q --no-deps --no-binary :all: llama-cpp-python==0.3.36 -d $(TOKENIZER_FIXTURES)
+
+tokenizer-fixtures: $(LLAMA_CPP_ARCHIVE)
+
+test: install tokenizer-fixtures
 	$(PY) -m pytest -q
 
 $(DEMO_MODEL)/config.json: | install

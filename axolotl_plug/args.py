@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Strict(BaseModel):
@@ -16,7 +16,10 @@ class PlugFields(_Strict):
     """Column names of a PLUG row."""
 
     instruction: str = Field(default="instruction", description="Instruction in the target language.")
-    response: str = Field(default="response", description="Response in the target language.")
+    response: str = Field(
+        default="response",
+        description="Response in the target language; with plug.prebuilt, the whole PLUG answer.",
+    )
     pivot_instruction: str = Field(
         default="pivot_instruction", description="The same instruction in the pivot language."
     )
@@ -119,6 +122,20 @@ class PlugConfig(_Strict):
         "(`plug_tulu`, the paper's format) or a path to a .jinja file. Leave unset to use "
         "the config's own chat_template / the tokenizer's.",
     )
+    prebuilt: bool = Field(
+        default=False,
+        description="Rows are pre-built, as in the paper's released data: `response` already "
+        "holds the whole PLUG answer (pivot sections, then the target section, with their "
+        "headers), so only `instruction`, `response` and optionally `system` and `lang` are "
+        "read. Sections are found with extract's header rules; a response without a target "
+        "header or with sections out of `order` is a bad row. Not with `mode: monolingual`.",
+    )
+    strip_fields: bool = Field(
+        default=True,
+        description="Strip leading and trailing whitespace from every text field (system, "
+        "instruction, responses), as the paper's encoder strips system, instruction and "
+        "response: `chat_template: plug_tulu` then gives its tokens exactly.",
+    )
     on_bad_row: Literal["error", "skip"] = Field(
         default="error",
         description="`error`: stop with a message naming dataset, row and field. `skip`: "
@@ -132,6 +149,17 @@ class PlugConfig(_Strict):
     def header_overrides(self) -> dict[str, dict[str, str | None]]:
         """`headers` as plain dicts, the form languages.get_language and extract take."""
         return {code: h.model_dump() for code, h in self.headers.items()} if self.headers else {}
+
+    @model_validator(mode="after")
+    def _prebuilt_needs_plug_mode(self):
+        if self.prebuilt and self.mode == "monolingual":
+            raise ValueError(
+                "plug.prebuilt with mode: monolingual: a pre-built response holds the whole PLUG "
+                "answer, and its target section alone cannot be cut out reliably enough to train "
+                "a baseline on. Train the baseline from separate columns (instruction, response "
+                "in the target language) instead."
+            )
+        return self
 
     @field_validator("target_language", "pivot_language")
     @classmethod

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from .dataset.labels import IGNORE
 from .dataset.layout import languages_for
 from .dataset.strategy import DatasetReport
+from .eval.metrics import extract_answer
 
 OPEN, CLOSE = "⟦", "⟧"  # marks trained text in samples
 
@@ -53,6 +54,16 @@ def required_headers(lang: str, config) -> list[str]:
     return [h for h in headers if h]
 
 
+def sections_line(text: str, lang: str, config) -> str:
+    """The sections of a decoded row's answer as `extract` reads them, in the
+    configured order (the prompt before them holds no header)."""
+    if config.mode == "monolingual":
+        return "sections: target answer only (monolingual)"
+    found = extract_answer(text, lang, config)
+    sizes = (("pivot instruction", found.pivot_instruction), ("pivot answer", found.pivot), ("target answer", found.target))
+    return "sections: " + ", ".join(f"{name} {len(body)} chars" for name, body in sizes) + f" ({found.status})"
+
+
 def audit_report(report: DatasetReport, tokenizer, sequence_len: int, num_samples: int = 3) -> DatasetAudit:
     """Check every kept row: it trains at least one token and its headers are trained."""
     dataset, config = report.dataset, report.config
@@ -74,7 +85,7 @@ def audit_report(report: DatasetReport, tokenizer, sequence_len: int, num_sample
                 OPEN + tokenizer.decode(tokens) + CLOSE if is_trained else tokenizer.decode(tokens)
                 for is_trained, tokens in pieces
             )
-            audit.samples.append(f"row {report.rows[i]} ({report.langs[i]}):\n{text}")
+            audit.samples.append(f"row {report.rows[i]} ({report.langs[i]}):\n{text}\n{sections_line(tokenizer.decode(ids, skip_special_tokens=True), report.langs[i], config)}")
     return audit
 
 

@@ -10,10 +10,13 @@ from typing import Mapping
 from .languages import get_language
 
 # statuses, in the order a reader would check them
-OK = "ok"  # pivot section(s), then the target section
+OK = "ok"  # the sections in the configured order
 MISSING_TARGET = "missing_target"  # no target header: the answer shown to users is empty
 MISSING_PIVOT = "missing_pivot"  # a target section, but no pivot response anywhere
-TARGET_FIRST = "target_first"  # the pivot response comes after the target answer
+TARGET_FIRST = "target_first"  # order pivot_first, but the target answer comes first
+PIVOT_FIRST = "pivot_first"  # order target_first, but the pivot answer comes first
+
+ORDERS = ("pivot_first", "target_first")
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,25 @@ class Extraction:
     target: str
     pivot: str
     pivot_instruction: str
+    status: str
+
+
+@dataclass(frozen=True)
+class Section:
+    """Where one section sits in the text: its header, and its body up to the next header."""
+
+    header_start: int
+    body_start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Sections:
+    """The sections an answer's headers mark out (None where a kind is absent)."""
+
+    target: Section | None
+    pivot: Section | None
+    pivot_instruction: Section | None
     status: str
 
 
@@ -40,18 +62,22 @@ def _splitter(headers: tuple[tuple[str, str], ...]) -> re.Pattern:
     return re.compile("|".join(f"(?P<{kind}>{_header_pattern(text)})" for kind, text in ordered))
 
 
-def extract(
+def locate_sections(
     text: str,
     target_language: str,
     pivot_language: str = "en",
     headers: Mapping[str, Mapping[str, str | None]] | None = None,
-) -> Extraction:
-    """Split a generated answer into its sections.
+    order: str = "pivot_first",
+) -> Sections:
+    """Find an answer's sections by their headers.
 
-    `headers` takes the same per-language overrides as `plug.headers`. The target answer
-    is the first non-empty target section, cut at the next header; the pivot answer and
-    pivot instruction are found the same way. Never raises on odd text.
+    Of each kind, the first section with a non-empty body counts (else the first one);
+    a section ends where the next header of any kind starts. The status says whether
+    the target and pivot answers are there and in the configured `order`. The training
+    data path (pre-built rows) and `extract` both read answers through here.
     """
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {ORDERS}, not {order!r}")
     target = get_language(target_language, headers)
     pivot = get_language(pivot_language, headers)
     kinds = (
@@ -61,24 +87,54 @@ def extract(
     )
     splitter = _splitter(tuple((kind, header) for kind, header in kinds if header.strip()))
     marks = [(m.lastgroup, m.start(), m.end()) for m in splitter.finditer(text)]
-    sections: dict[str, list[tuple[int, str]]] = {"target": [], "pivot": [], "pivot_instruction": []}
+    found: dict[str, list[Section]] = {"target": [], "pivot": [], "pivot_instruction": []}
     for i, (kind, start, end) in enumerate(marks):
         stop = marks[i + 1][1] if i + 1 < len(marks) else len(text)
-        sections[kind].append((start, text[end:stop].strip()))
+        found[kind].append(Section(start, end, stop))
 
-    def first(kind: str) -> tuple[int, str]:
-        found = sections[kind]
-        return next(((pos, body) for pos, body in found if body), found[0] if found else (-1, ""))
+    def first(kind: str) -> Section | None:
+        sections = found[kind]
+        return next((s for s in sections if text[s.body_start : s.end].strip()), sections[0] if sections else None)
 
-    target_pos, target_text = first("target")
-    pivot_pos, pivot_text = first("pivot")
-    _, instruction_text = first("pivot_instruction")
-    if target_pos < 0:
+    target_section, pivot_section = first("target"), first("pivot")
+    if target_section is None:
         status = MISSING_TARGET
-    elif pivot_pos < 0:
+    elif pivot_section is None:
         status = MISSING_PIVOT
-    elif pivot_pos > target_pos:
+    elif order == "pivot_first" and pivot_section.header_start > target_section.header_start:
         status = TARGET_FIRST
+    elif order == "target_first" and pivot_section.header_start < target_section.header_start:
+        status = PIVOT_FIRST
     else:
         status = OK
-    return Extraction(target_text, pivot_text, instruction_text, status)
+    return Sections(target_section, pivot_section, first("pivot_instruction"), status)
+
+
+def extract(
+    text: str,
+    target_language: str,
+    pivot_language: str = "en",
+    headers: Mapping[str, Mapping[str, str | None]] | None = None,
+    order: str = "pivot_first",
+) -> Extraction:
+    """Split a generated answer into its sections (see `locate_sections`).
+
+    `headers` takes the same per-language overrides as `plug.headers`, `order` the
+    configured `plug.order`. The target answer is the first non-empty target section,
+    cut at the next header, stripped. Never raises on odd text.
+    """
+    sections = locate_sections(text, target_language, pivot_language, headers, order)
+
+    def body(section: Section | None) -> str:
+        return text[section.body_start : section.end].strip() if section else ""
+
+    return Extraction(body(sections.target), body(sections.pivot), body(sections.pivot_instruction), sections.status)
+
+
+def reference_target(text: str, target_language: str, headers: Mapping[str, Mapping[str, str | None]] | None = None) -> str:
+    """The reference's rule: everything after the first exact occurrence of the target
+    response header, stripped; the empty string when the header is absent. No cut at
+    later headers, no tolerance for another colon or spacing (compare `extract`)."""
+    header = get_language(target_language, headers).response_header
+    position = text.find(header)
+    return text[position + len(header) :].strip() if position >= 0 and header else ""

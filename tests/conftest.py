@@ -235,3 +235,18 @@ def trained_runs(row: dict, tokenizer) -> list[str]:
     if current:
         runs.append(current)
     return [tokenizer.decode(run) for run in runs]
+
+
+@pytest.fixture(scope="session", params=["llama-2", "qwen2", "phi-3"])
+def real_tokenizer_dir(request) -> Path:
+    """A real tokenizer folder (see real_tokenizers.py), built once and cached."""
+    from real_tokenizers import real_tokenizer_dir as build
+
+    return build(request.param)
+
+
+@pytest.fixture(scope="session")
+def llama2_dir() -> Path:
+    from real_tokenizers import real_tokenizer_dir as build
+
+    return build("llama-2")

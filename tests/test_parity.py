@@ -89,7 +89,7 @@ def test_masked_pivot_labels_equal_stock_content_parts(tiny_tokenizer, template)
 
 def test_template_that_rewrites_the_answer_falls_back_to_stock(tiny_tokenizer, caplog):
     # llama3 trims every message: an answer ending in whitespace is not in the render verbatim
-    ours, stock = strategies(tiny_tokenizer, "llama3", {"pivot_language": "en"})
+    ours, stock = strategies(tiny_tokenizer, "llama3", {"pivot_language": "en", "strip_fields": False})
     rows = [dict(ROWS[0], response=ROWS[0]["response"] + "\n\n"), ROWS[1]]
     with caplog.at_level("INFO"):
         pairs = list(ours_and_stock(ours, stock, rows))
@@ -119,3 +119,41 @@ def test_slow_tokenizer_uses_stock(tiny_model_dir):
     assert ours.fallback_reason == "the tokenizer is not a fast tokenizer, so it gives no character offsets"
     pairs = list(ours_and_stock(ours, stock, generated_rows(10)))
     assert all(got == want for got, want in pairs)
+
+
+# the real tokenizers of real_tokenizers.py, each with the chat template it is used with
+REAL = {
+    "llama-2": TEMPLATES["plug_tulu"],
+    "qwen2": {"chat_template": "qwen_25", "eot_tokens": ["<|im_end|>"]},
+    "phi-3": {"chat_template": "phi_3", "eot_tokens": ["<|end|>"]},
+}
+
+
+def real_strategies(folder, plug: dict):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    cfg = DictDefault({"plugins": ["axolotl_plug.PlugPlugin"], "plug": plug, "sequence_len": 4096, **REAL[folder.name]})
+    return tokenizer, PlugStrategy(tokenizer, cfg, {"path": "rows"}), StrategyLoader()(tokenizer, cfg, {"field_messages": "messages"})
+
+
+def test_labels_equal_stock_strategy_on_real_tokenizers(real_tokenizer_dir):
+    _, ours, stock = real_strategies(real_tokenizer_dir, {"pivot_language": "en"})
+    assert ours.fallback_reason is None
+    rows = generated_rows(150, seed=2)
+    assert sum(got == want for got, want in ours_and_stock(ours, stock, rows)) == len(rows)
+
+
+def test_masked_pivot_on_real_tokenizers_trains_the_target_section(real_tokenizer_dir):
+    """Masking through the real path: decode what carries loss, row by row."""
+    from axolotl_plug.languages import get_language
+
+    tokenizer, ours, stock = real_strategies(real_tokenizer_dir, {"pivot_language": "en", "train_on_pivot": False})
+    rows = generated_rows(60, seed=3)
+    columns = {key: [row.get(key) for row in rows] for key in rows[0]}
+    out = ours.tokenize_batch(columns, list(range(len(rows))))
+    for row, ids, labels in zip(rows, out["input_ids"], out["labels"]):
+        trained = tokenizer.decode([t for t, label in zip(ids, labels) if label != -100])
+        header = get_language(row["lang"]).response_header
+        assert trained.lstrip().startswith(header), trained[:40]
+        assert row["response"].strip() in trained and "English" not in trained

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..args import PlugConfig
+from ..extract import MISSING_PIVOT, MISSING_TARGET, OK, locate_sections
 from ..languages import Language, UnknownLanguageError, get_language
 from ..templates import DEFAULT_RESPONSE_TEMPLATE, read_template, resolve_template
 from .render import has_marker, render_answer
@@ -67,6 +68,8 @@ def prompt_messages(
 ) -> list[dict[str, str]]:
     """Messages up to and including the user turn: the prompt a model answers at test time."""
     target, pivot = languages_for(lang, config)
+    if config.strip_fields:
+        instruction, system = instruction.strip(), system.strip() if system else system
     return _opening(instruction, system or system_prompt(config, target, pivot))
 
 
@@ -148,7 +151,7 @@ def trained_spans(content: str, spans: dict[str, tuple[int, int]], config: PlugC
     return [(start, spans["target_response"][1])]
 
 
-def _text(row: Mapping[str, Any], name: str, required: bool = True) -> str | None:
+def _text(row: Mapping[str, Any], name: str, required: bool = True, strip: bool = False) -> str | None:
     value = row.get(name)
     if value is None:
         if required:
@@ -162,14 +165,36 @@ def _text(row: Mapping[str, Any], name: str, required: bool = True) -> str | Non
         return None
     if has_marker(value):
         raise RowError(name, "contains private-use characters U+E000..U+E002, reserved by axolotl-plug")
-    return value
+    return value.strip() if strip else value
+
+
+def prebuilt_trained_spans(answer: str, lang: str, config: PlugConfig, field: str) -> list[tuple[int, int]]:
+    """The trained spans of a pre-built PLUG answer, its sections found by extract's
+    header rules. Raises RowError when the answer has no target section, no pivot
+    response, or its sections are not in the configured order."""
+    found = locate_sections(answer, lang, config.pivot_language, config.header_overrides(), config.order)
+    if found.status != OK:
+        target, pivot = languages_for(lang, config)
+        problem = {
+            MISSING_TARGET: f"no target header (expected {target.response_header!r} in a pre-built response)",
+            MISSING_PIVOT: f"no pivot response header (expected {pivot.response_header!r} in a pre-built response)",
+        }.get(found.status, f"sections out of order (plug.order is {config.order}, the response has {found.status})")
+        raise RowError(field, problem)
+    if config.train_on_pivot:
+        return [(0, len(answer))]
+    section = found.target
+    return [(section.header_start, section.body_start + len(answer[section.body_start : section.end].rstrip()))]
 
 
 def build_conversation(
     row: Mapping[str, Any], config: PlugConfig, layout: tuple[str, str] | None = None
 ) -> Conversation:
-    """Turn one PLUG row into a conversation. Raises RowError naming the bad field."""
+    """Turn one PLUG row into a conversation. Raises RowError naming the bad field.
+
+    A pre-built row (`plug.prebuilt`) brings its whole answer in `response`; otherwise
+    the answer is laid out from the pivot and target columns."""
     fields = config.fields
+    strip = config.strip_fields
     lang = _text(row, fields.lang, required=False) or config.target_language
     if not lang:
         raise RowError(fields.lang, "no target language: set plug.target_language or give rows a language column")
@@ -181,19 +206,23 @@ def build_conversation(
     if target.code == pivot.code:
         raise RowError(fields.lang, f"target language {lang!r} is the pivot language")
 
-    instruction = _text(row, fields.instruction)
-    response = _text(row, fields.response)
-    pivot_instruction = pivot_response = None
-    if config.mode == "plug":
-        pivot_response = _text(row, fields.pivot_response)
-        if config.include_pivot_instruction:
-            pivot_instruction = _text(row, fields.pivot_instruction)
-
-    content, spans = lay_out_answer(
-        response, pivot_instruction, pivot_response, target, pivot, config,
-        layout or layout_source(config),
-    )
+    instruction = _text(row, fields.instruction, strip=strip)
+    response = _text(row, fields.response, strip=strip)
+    if config.prebuilt:
+        content, trained = response, prebuilt_trained_spans(response, lang, config, fields.response)
+    else:
+        pivot_instruction = pivot_response = None
+        if config.mode == "plug":
+            pivot_response = _text(row, fields.pivot_response, strip=strip)
+            if config.include_pivot_instruction:
+                pivot_instruction = _text(row, fields.pivot_instruction, strip=strip)
+        content, spans = lay_out_answer(
+            response, pivot_instruction, pivot_response, target, pivot, config,
+            layout or layout_source(config),
+        )
+        trained = trained_spans(content, spans, config)
     # the same opening as prompt_messages, with the languages this row already resolved
-    messages = _opening(instruction, _text(row, fields.system, required=False) or system_prompt(config, target, pivot))
+    system = _text(row, fields.system, required=False, strip=strip) or system_prompt(config, target, pivot)
+    messages = _opening(instruction, system)
     messages.append({"role": "assistant", "content": content})
-    return Conversation(messages, lang, trained_spans(content, spans, config))
+    return Conversation(messages, lang, trained)

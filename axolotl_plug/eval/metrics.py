@@ -39,7 +39,7 @@ def extract_answer(text: str, lang: str, config: PlugConfig) -> Extraction:
     if config.mode == "monolingual":
         answer = text.strip()
         return Extraction(answer, "", "", OK if answer else MISSING_TARGET)
-    return extract(text, lang, config.pivot_language, config.header_overrides())
+    return extract(text, lang, config.pivot_language, config.header_overrides(), config.order)
 
 
 def languages_in_play(records: Iterable[Mapping], config: PlugConfig) -> set[str]:

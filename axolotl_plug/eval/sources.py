@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..dataset.labels import IGNORE, first_trained
-from ..extract import extract
 from ..languages import LANGUAGES, get_language
+from .metrics import extract_answer
 
 
 def eval_split_records(dataset, tokenizer, config, limit: int) -> list[dict[str, Any]]:
@@ -20,7 +20,7 @@ def eval_split_records(dataset, tokenizer, config, limit: int) -> list[dict[str,
         first = len(ids) if first is None else first
         gold = tokenizer.decode([t for t, label in zip(ids, labels) if label != IGNORE], skip_special_tokens=True)
         lang = _answer_language(gold, config)
-        reference = gold.strip() if config.mode == "monolingual" else extract(gold, lang, config.pivot_language).target
+        reference = extract_answer(gold, lang, config).target
         records.append(
             {
                 "id": f"eval-{index}",
