@@ -62,24 +62,51 @@ def audit(config: str, num_samples: int):
 @click.option("--output", required=True, type=click.Path(dir_okay=False), help="JSONL file; resumed if it exists.")
 @click.option("--model-dir", default=None, help="Trained output folder or LoRA adapter (default: the config's output_dir).")
 @click.option("--generator", default=None, help="Name written in each line (default: the model folder's name).")
-@click.option("--max-new-tokens", default=512, show_default=True)
-@click.option("--batch-size", default=8, show_default=True)
-def generate(config, instructions, split, output, model_dir, generator, max_new_tokens, batch_size):
+@click.option("--max-new-tokens", default=None, type=int,
+              help="Token limit of an answer. Default: the config's sequence_len minus the prompt.")
+@click.option("--extraction", type=click.Choice(["ours", "paper"]), default="ours", show_default=True,
+              help="How `output` is cut from the answer: our rule, or the reference's (after the first exact target header).")
+@click.option("--batch-size", default=8, show_default=True, help="Local generation: prompts per batch.")
+@click.option("--base-url", default=None, help="Generate on this OpenAI-compatible server (vLLM, SGLang, transformers serve) instead of in-process.")
+@click.option("--served-model", default=None, help="With --base-url: the model name the server knows (default: --model-dir as given).")
+@click.option("--concurrency", default=16, show_default=True, help="With --base-url: requests in flight.")
+@click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True, help="With --base-url: variable holding the key.")
+@click.option("--max-retries", default=3, show_default=True, help="With --base-url: retries of a request that failed in transport.")
+@click.option("--timeout", default=600.0, show_default=True, help="With --base-url: seconds per request.")
+def generate(config, instructions, split, output, model_dir, generator, max_new_tokens, extraction, batch_size,
+             base_url, served_model, concurrency, api_key_env, max_retries, timeout):
     """Answer benchmark instructions with CONFIG's prompts; print the metrics table."""
     from .config import read_config
-    from .eval.generation import generate_file, load_for_generation
+    from .eval.generation import file_counts, generate_file, generate_served, load_for_generation
     from .eval.metrics import format_table
+    from .llm_client import ChatClient, ChatError
     from .records import load_instructions
 
     raw, config_obj = read_config(config)
     model_dir = Path(model_dir or raw["output_dir"])
     records = load_instructions(instructions, split, config_obj.target_language)
-    model, tokenizer = load_for_generation(model_dir)
-    metrics = generate_file(
-        model, tokenizer, records, config_obj, Path(output), generator or model_dir.name,
-        max_new_tokens=max_new_tokens, batch_size=batch_size,
-    )
+    common = dict(max_new_tokens=max_new_tokens, sequence_len=raw.get("sequence_len"), extraction=extraction)
+    if base_url:
+        from transformers import AutoTokenizer
+
+        # the model's own tokenizer counts the prompt, to derive the token limit
+        tokenizer = AutoTokenizer.from_pretrained(model_dir) if max_new_tokens is None else None
+        client = ChatClient(served_model or str(model_dir), base_url, api_key_env, timeout=timeout, max_retries=max_retries)
+        try:
+            metrics = generate_served(client, records, config_obj, Path(output), generator or model_dir.name,
+                                      tokenizer=tokenizer, concurrency=concurrency, **common)
+        except ChatError as exc:
+            raise click.ClickException(str(exc)) from None
+        finally:
+            client.close()
+    else:
+        model, tokenizer = load_for_generation(model_dir)
+        metrics = generate_file(model, tokenizer, records, config_obj, Path(output), generator or model_dir.name,
+                                batch_size=batch_size, **common)
+    counts = file_counts(Path(output))
     click.echo(format_table(metrics))
+    click.echo(f"answers {counts['answers']}: truncated by the token limit {counts['truncated']}, "
+               f"no target answer {counts['no_target_answer']}")
 
 
 @plug.command()
@@ -91,25 +118,36 @@ def generate(config, instructions, split, output, model_dir, generator, max_new_
 @click.option("--judge-model", required=True, help="Model name sent to the endpoint.")
 @click.option("--base-url", default="https://api.openai.com/v1", show_default=True, help="OpenAI-compatible endpoint.")
 @click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True, help="Environment variable holding the key.")
+@click.option("--protocol", type=click.Choice(["ours", "paper"]), default="ours", show_default=True,
+              help="`paper`: the reference judging (FastChat prompt file, top_p 0, reference verdict rule, no re-asks).")
+@click.option("--prompt-file", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="ours: your judge prompt ({instruction}, {answer_a}, {answer_b}). paper: a FastChat judge-prompt JSONL file.")
+@click.option("--prompt-name", default=None, help="paper: the entry of --prompt-file to use (default pair-v2).")
+@click.option("--judge-max-tokens", default=1024, show_default=True, help="Longest judge reply, in tokens.")
 @click.option("--concurrency", default=8, show_default=True)
 @click.option("--max-retries", default=3, show_default=True, help="Retries of a request that failed in transport (429, 5xx, timeouts).")
-@click.option("--reasks", default=1, show_default=True, help="Times a reply without a verdict is asked again.")
+@click.option("--reasks", default=1, show_default=True, help="ours: times a reply without a verdict is asked again.")
 @click.option("--timeout", default=120.0, show_default=True, help="Seconds per request.")
-@click.option("--prompt-file", default=None, type=click.Path(exists=True, dir_okay=False), help="Your judge prompt ({instruction}, {answer_a}, {answer_b}).")
 @click.option("--output", required=True, type=click.Path(file_okay=False), help="Folder for judgments and summaries.")
-def judge(instructions, split, a_path, b_path, reference, judge_model, base_url, api_key_env, concurrency, max_retries, reasks, timeout, prompt_file, output):
+def judge(instructions, split, a_path, b_path, reference, judge_model, base_url, api_key_env, protocol, prompt_file,
+          prompt_name, judge_max_tokens, concurrency, max_retries, reasks, timeout, output):
     """Pairwise LLM-judge comparison of two answer files, both answer orders."""
-    from .judge.run import run_judge
+    from .judge import prompt
     from .judge.report import summary_markdown
+    from .judge.run import run_judge
     from .llm_client import ChatClient, ChatError
 
     if bool(b_path) == bool(reference):
         raise click.UsageError("give exactly one of --b and --reference")
+    try:
+        chosen = prompt.paper(prompt_file, prompt_name) if protocol == "paper" else prompt.ours(prompt_file)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     client = ChatClient(judge_model, base_url, api_key_env, timeout=timeout, max_retries=max_retries)
     try:
         summary = run_judge(
-            instructions, Path(a_path), Path(b_path or reference), Path(output), client, split=split,
-            concurrency=concurrency, reasks=reasks, prompt_file=prompt_file,
+            instructions, Path(a_path), Path(b_path or reference), Path(output), client, protocol=chosen, split=split,
+            concurrency=concurrency, reasks=reasks, max_tokens=judge_max_tokens,
             b_name="reference" if reference else None,
         )
     except ChatError as exc:

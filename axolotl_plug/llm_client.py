@@ -27,6 +27,12 @@ class ChatError(RuntimeError):
     """A request that failed for good: after the transport retries, or refused."""
 
 
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    finish_reason: str | None  # "stop", "length" (cut by max_tokens), ...
+
+
 def requests_per_call(max_retries: int, reasks: int) -> int:
     """The most requests one logical call costs: each ask (the first and every re-ask)
     may be sent `max_retries` more times on transport failures."""
@@ -40,8 +46,6 @@ class ChatClient:
     api_key_env: str = "OPENAI_API_KEY"
     timeout: float = 120.0
     max_retries: int = 3
-    temperature: float = 0.0
-    max_tokens: int | None = None
     _sdk: Any = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -54,23 +58,31 @@ class ChatClient:
     def __repr__(self) -> str:  # never show the key in logs or tracebacks
         return f"ChatClient(model={self.model!r}, base_url={self.base_url!r}, api_key_env={self.api_key_env!r})"
 
-    def complete(self, messages: list[dict[str, str]]) -> str:
-        """The assistant's reply text. Raises ChatError when the request failed for good."""
+    def complete(self, messages: list[dict[str, str]], **settings: float | int | None) -> Reply:
+        """The assistant's reply to `messages`, sent with the decoding `settings` given
+        (temperature, top_p, max_tokens; None leaves one to the server). Raises
+        ChatError when the request failed for good; a refusal names the settings."""
         import openai
 
-        options: dict[str, Any] = {"temperature": self.temperature}
-        if self.max_tokens:
-            options["max_tokens"] = self.max_tokens
+        settings = {k: v for k, v in settings.items() if v is not None}
         try:
-            response = self._sdk.chat.completions.create(model=self.model, messages=messages, **options)
+            response = self._sdk.chat.completions.create(model=self.model, messages=messages, **settings)
         except openai.APIStatusError as exc:
-            raise ChatError(f"HTTP {exc.status_code} from {self.base_url}: {_body(exc)}") from None
+            body = _body(exc)
+            refused = [f"{k}={v}" for k, v in settings.items() if k in body]
+            if exc.status_code in (400, 422) and refused:
+                raise ChatError(
+                    f"{self.base_url} refused the setting {', '.join(refused)}: HTTP {exc.status_code}: {body}"
+                ) from None
+            sent = f" (sent {', '.join(f'{k}={v}' for k, v in settings.items())})" if settings else ""
+            raise ChatError(f"HTTP {exc.status_code} from {self.base_url}{sent}: {body}") from None
         except openai.APIConnectionError as exc:  # timeouts too
             attempts = self.max_retries + 1
             raise ChatError(f"{self.base_url}: gave up after {attempts} attempts ({type(exc).__name__}: {exc})") from None
         if not response.choices:
             raise ChatError(f"{self.base_url}: a reply with no choices")
-        return response.choices[0].message.content or ""
+        choice = response.choices[0]
+        return Reply(choice.message.content or "", choice.finish_reason)
 
     def close(self) -> None:
         self._sdk.close()

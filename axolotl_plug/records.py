@@ -61,7 +61,8 @@ def load_instructions(
             raise ValueError(
                 f"{source}: row {index}: field 'lang' is missing and plug.target_language is not set"
             )
-        records.append({**row, "id": str(row.get("id", index)), "lang": lang})
+        # the id stays as the file has it (an integer stays an integer); rows without one get their index
+        records.append({**row, "id": row.get("id", index), "lang": lang})
     return records
 
 

@@ -28,10 +28,13 @@ CATEGORY = {"win_a": "helpful_base", "slight_a": "helpful_base", "contradiction"
 
 
 def scripted_judge(body: dict, number: int) -> str:
-    """Reads which system sits in slot A and answers with the planned preference."""
+    """Reads which system sits in slot A and answers with the planned preference; an
+    empty answer loses."""
     prompt = body["messages"][-1]["content"]
-    item = re.search(r"\[Answer A\]\nanswer of (\w) for (\w+)", prompt)
-    slot_a_system, item_id = item.group(1), item.group(2)
+    slot_a = re.search(r"\[Answer A\]\n(.*)\n\n\[Answer B\]\n(.*)$", prompt, re.S)
+    if not slot_a.group(1) or not slot_a.group(2):
+        return "An empty answer loses.\n" + ("[[B]]" if not slot_a.group(1) else "[[A]]")
+    slot_a_system, item_id = re.match(r"answer of (\w) for (\w+)", slot_a.group(1)).groups()
     order = 0 if slot_a_system == "a" else 1
     wanted = PLAN[item_id][order]
     if wanted is None:
@@ -49,7 +52,8 @@ def files(tmp_path):
         tmp_path / "bench.jsonl",
         [{"id": i, "instruction": f"instruction {i}", "dataset": CATEGORY.get(i, "oasst")} for i in ids],
     )
-    a = write_jsonl(tmp_path / "a.jsonl", [{"id": i, "output": f"answer of a for {i}", "generator": "plug"} for i in ids])
+    a = write_jsonl(tmp_path / "a.jsonl", [{"id": i, "output": f"answer of a for {i}", "generator": "plug",
+                                            "truncated": i == "win_a"} for i in ids])
     b = write_jsonl(
         tmp_path / "b.jsonl",
         [{"id": i, "output": "" if i == "empty_in_b" else f"answer of b for {i}", "generator": "baseline"}
@@ -66,22 +70,26 @@ def test_every_aggregation_rule(files, tmp_path):
     instructions, a, b = files
     with ChatServer(scripted_judge) as server:
         summary = run_judge(str(instructions), a, b, tmp_path / "out", client(server), reasks=1, progress=False)
-    assert (summary["n"], summary["ties"], summary["errors"], summary["missing"]) == (7, 2, 1, 2)
-    assert sorted(summary["missing_ids"]) == ["empty_in_b", "only_in_a"]
-    assert summary["a"] | {"ci95": None} == {"name": "plug", "wins": 1, "slight_wins": 1, "win_rate": 2 / 7, "ci95": None}
-    assert summary["b"] | {"ci95": None} == {"name": "baseline", "wins": 1, "slight_wins": 1, "win_rate": 2 / 7, "ci95": None}
+    # the empty answer is judged (and loses); only the id one file lacks is missing
+    assert (summary["n"], summary["ties"], summary["errors"], summary["missing"]) == (8, 2, 1, 1)
+    assert summary["missing_ids"] == ["only_in_a"]
+    assert summary["a"] | {"ci95": None} == {"name": "plug", "wins": 2, "slight_wins": 1, "win_rate": 3 / 8, "ci95": None,
+                                             "empty": 0, "truncated": 1}
+    assert summary["b"] | {"ci95": None} == {"name": "baseline", "wins": 1, "slight_wins": 1, "win_rate": 2 / 8, "ci95": None,
+                                             "empty": 1, "truncated": 0}
     lo, hi = summary["a"]["ci95"]
-    assert 0 <= lo <= 2 / 7 <= hi <= 1 and lo < hi
+    assert 0 <= lo <= 3 / 8 <= hi <= 1 and lo < hi
     assert summary["by_category"]["helpful_base"]["a"]["win_rate"] == 1.0
     assert summary["by_category"]["koala"]["ties"] == 1
     assert set(summary["by_category"]["oasst"]) >= {"n", "ties", "errors", "a", "b"}
-    # 14 judgments; the verdict-less item was asked once more in its failing order
+    # 16 judgments; the verdict-less item was asked once more in its failing order
     judgments = [json.loads(line) for line in (tmp_path / "out" / "judgments.jsonl").read_text().splitlines()]
-    assert len(judgments) == 14 and len(server.requests) == 15
+    assert len(judgments) == 16 and len(server.requests) == 17
     assert {j["verdict"] for j in judgments if j["id"] == "no_verdict" and j["order"] == "ba"} == {"error"}
     assert set(judgments[0]) >= {"id", "order", "model", "prompt_hash", "raw_reply", "verdict"}
     table = (tmp_path / "out" / "summary.md").read_text()
-    assert "| overall | 7 | 1 (+1 slight) | 1 (+1 slight) | 2 | 1 | 28.6%" in table
+    assert "| overall | 8 | 2 (+1 slight) | 1 (+1 slight) | 2 | 1 | 37.5%" in table
+    assert "| baseline | 1 | 0 |" in table and "| plug | 0 | 1 |" in table
     assert (tmp_path / "out" / "winrate.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -104,9 +112,9 @@ def test_server_errors_and_timeouts_are_retried(files, tmp_path):
     with ChatServer(flaky) as server:
         summary = run_judge(str(instructions), a, b, tmp_path / "out", client(server, timeout=0.5),
                             concurrency=1, reasks=3, progress=False)
-    assert summary["n"] == 7 and summary["errors"] == 1  # only the planned verdict-less item
-    # 14 judgments, 3 more asks of the verdict-less order (reasks=3), 3 failed calls
-    assert len(server.requests) == 14 + 3 + 3
+    assert summary["n"] == 8 and summary["errors"] == 1  # only the planned verdict-less item
+    # 16 judgments, 3 more asks of the verdict-less order (reasks=3), 3 failed calls
+    assert len(server.requests) == 16 + 3 + 3
 
 
 def test_one_item_costs_at_most_the_stated_requests(files, tmp_path):
@@ -137,14 +145,14 @@ def test_resume_after_interrupted_run_asks_only_for_missing(files, tmp_path):
     with ChatServer(down_for_win_b) as server:
         with pytest.raises(ChatError, match="2 judge calls failed"):
             run_judge(str(instructions), a, b, out, client(server, max_retries=2), reasks=1, progress=False)
-    assert len((out / "judgments.jsonl").read_text().splitlines()) == 12
+    assert len((out / "judgments.jsonl").read_text().splitlines()) == 14
     assert not (out / "summary.json").exists()
 
     with ChatServer(scripted_judge) as server:
         summary = run_judge(str(instructions), a, b, out, client(server), reasks=1, progress=False)
     assert len(server.requests) == 2  # the two orders of win_b, nothing else
     assert all("for win_b" in m for m in server.user_messages())
-    assert summary["b"]["wins"] == 1 and len((out / "judgments.jsonl").read_text().splitlines()) == 14
+    assert summary["b"]["wins"] == 1 and len((out / "judgments.jsonl").read_text().splitlines()) == 16
 
 
 def test_cli_sends_the_key_but_never_writes_it(files, tmp_path, monkeypatch):
@@ -160,7 +168,7 @@ def test_cli_sends_the_key_but_never_writes_it(files, tmp_path, monkeypatch):
         )
     assert result.returncode == 0, result.stderr[-2000:]
     assert {r["headers"].get("authorization") for r in server.requests} == {f"Bearer {secret}"}
-    assert "| overall | 7 |" in result.stdout
+    assert "| overall | 8 |" in result.stdout
     for path in out.iterdir():
         assert secret.encode() not in path.read_bytes(), path
     assert secret not in result.stdout + result.stderr
@@ -175,5 +183,95 @@ def test_reference_mode(files, tmp_path):
         )
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
-    assert summary["b"]["name"] == "reference" and summary["n"] == 7
-    assert len(server.requests) == 15  # still both orders
+    assert summary["b"]["name"] == "reference" and summary["n"] == 8
+    assert len(server.requests) == 17  # still both orders
+
+
+# A judge-prompt file in FastChat's format, in our own words (the reference's text is
+# not ours to ship): the paper protocol reads any such file.
+FASTCHAT_PROMPTS = [
+    {"name": "single-test", "type": "single", "system_prompt": "Rate it.", "prompt_template": "{question} {answer}",
+     "description": "not pairwise", "category": "general", "output_format": "[[rating]]"},
+    {"name": "pair-test", "type": "pairwise", "system_prompt": "You compare two assistants. Penalise unnatural language.",
+     "prompt_template": "[Question]\n{question}\n\n[Answer A]\n{answer_a}\n\n[Answer B]\n{answer_b}\n\nVerdict?",
+     "description": "ours, for the test", "category": "general", "output_format": "[[A]]"},
+]
+
+# replies with several verdict tokens: the reference reads [[A]] first, then [[B]], then [[C]]
+PRIORITY = {"win_a": "[[B]] no, on reflection [[A]]", "win_b": "[[C]] or rather [[B]]", "both_tie": "[[C]]"}
+
+
+def test_paper_protocol_sends_and_reads_as_the_reference(files, tmp_path):
+    instructions, a, b = files
+    prompts = write_jsonl(tmp_path / "judge_prompts.jsonl", FASTCHAT_PROMPTS)
+
+    def reference_judge(body, number):
+        system, user = body["messages"]
+        assert system == {"role": "system", "content": FASTCHAT_PROMPTS[1]["system_prompt"]}
+        assert user["role"] == "user" and user["content"].startswith("[Question]\ninstruction ")
+        assert (body["temperature"], body["top_p"], body["max_tokens"]) == (0, 0, 1024)
+        item = re.search(r"for (\w+)", user["content"]).group(1)
+        return PRIORITY.get(item, "No verdict here.")
+
+    with ChatServer(reference_judge) as server:
+        result = run_axolotl(
+            "plug", "judge", "--instructions", str(instructions), "--a", str(a), "--b", str(b),
+            "--judge-model", "judge-model", "--base-url", server.url, "--protocol", "paper",
+            "--prompt-file", str(prompts), "--prompt-name", "pair-test", "--output", str(tmp_path / "out"),
+        )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(server.requests) == 2 * 8  # never asked again, whatever the reply
+    judgments = [json.loads(line) for line in (tmp_path / "out" / "judgments.jsonl").read_text().splitlines()]
+    verdicts = {(j["id"], j["order"]): j["verdict"] for j in judgments}
+    assert verdicts[("win_a", "ab")] == verdicts[("win_a", "ba")] == "A"
+    assert verdicts[("win_b", "ab")] == "B" and verdicts[("both_tie", "ba")] == "C"
+    assert verdicts[("slight_a", "ab")] == "error"
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert (summary["protocol"], summary["prompt_name"], summary["judge_max_tokens"]) == ("paper", "pair-test", 1024)
+    assert len(summary["prompt_hash"]) == 16 and summary["n"] == 8
+
+
+def test_paper_protocol_without_the_prompt_file_says_where_it_comes_from(files, tmp_path):
+    instructions, a, b = files
+    result = run_axolotl("plug", "judge", "--instructions", str(instructions), "--a", str(a), "--b", str(b),
+                         "--judge-model", "m", "--base-url", "http://127.0.0.1:9/v1", "--protocol", "paper",
+                         "--output", str(tmp_path / "out"))
+    assert result.returncode != 0
+    assert "--prompt-file" in result.stderr and "judge_prompts_focus_language.jsonl" in result.stderr
+    assert "not ours to copy" in result.stderr
+
+
+def test_a_prompt_that_is_not_pairwise_is_refused(tmp_path):
+    from axolotl_plug.judge.prompt import paper
+
+    prompts = write_jsonl(tmp_path / "judge_prompts.jsonl", FASTCHAT_PROMPTS)
+    with pytest.raises(ValueError, match="'single-test' is not a pairwise"):
+        paper(prompts, "single-test")
+    with pytest.raises(ValueError, match="no prompt named 'pair-v9'"):
+        paper(prompts, "pair-v9")
+
+
+def test_an_endpoint_refusing_a_setting_is_named(files, tmp_path):
+    instructions, a, b = files
+    prompts = write_jsonl(tmp_path / "judge_prompts.jsonl", FASTCHAT_PROMPTS)
+
+    def strict(body, number):
+        return (400, '{"error": {"message": "top_p must be in (0, 1]"}}') if body.get("top_p") == 0 else "[[A]]"
+
+    with ChatServer(strict) as server:
+        result = run_axolotl(
+            "plug", "judge", "--instructions", str(instructions), "--a", str(a), "--b", str(b),
+            "--judge-model", "m", "--base-url", server.url, "--protocol", "paper", "--prompt-file", str(prompts),
+            "--prompt-name", "pair-test", "--output", str(tmp_path / "out"),
+        )
+    assert result.returncode != 0
+    assert "refused the setting top_p=0.0" in result.stderr
+    assert len(server.requests) == 16  # a 400 is not retried
+
+
+def test_our_protocol_bounds_the_reply_too(files, tmp_path):
+    instructions, a, b = files
+    with ChatServer(scripted_judge) as server:
+        run_judge(str(instructions), a, b, tmp_path / "out", client(server), max_tokens=300, progress=False)
+    assert {r["body"]["max_tokens"] for r in server.requests} == {300}
+    assert all("top_p" not in r["body"] for r in server.requests)

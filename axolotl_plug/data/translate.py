@@ -87,7 +87,7 @@ def translate_file(
         messages = translation_messages(row["instruction"], row["response"], source_name, target_name)
         reply, reason = "", ""
         for _ in range(reasks + 1):
-            reply = client.complete(messages)
+            reply = client.complete(messages, temperature=0.0).text
             parts, reason = check_translation(reply, source_lang, lang)
             if parts:
                 return {"id": row["id"], "lang": lang, "instruction": parts[0], "response": parts[1]}, "", reply

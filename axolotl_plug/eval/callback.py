@@ -40,11 +40,12 @@ def generate_sharded(model_wrapped, accelerator, tokenizer, prompts: Sequence[li
     answers: list[str] = []
     if padded:
         with unwrap_model_for_generation(model_wrapped, accelerator) as model:
-            answers = list(
-                generate_from_ids(
+            answers = [
+                answer.text
+                for answer in generate_from_ids(
                     model, tokenizer, [prompts[i] for i in padded], max_new_tokens=max_new_tokens, batch_size=batch_size
                 )
-            )
+            ]
     mine = [(index, answer, rank) for index, answer in zip(shard, answers)]
     gathered = gather_object(mine) if world > 1 else mine
     return sorted(gathered)

@@ -1,20 +1,35 @@
-"""Batched greedy generation from PLUG prompts, shared by the demo, the evaluation
-callback and `axolotl plug generate`, and the answer files `generate` writes.
+"""Greedy generation from PLUG prompts, and the answer files `axolotl plug generate`
+writes: in this process (batched Hugging Face `generate`, shared with the demo and the
+evaluation callback) or on a serving engine (any OpenAI-compatible chat-completions
+server: vLLM, SGLang, `transformers serve`).
 
-An answer file follows alpaca_eval's outputs convention (`instruction`, `output`,
-`generator`) and is what `axolotl plug judge` reads. Lines are appended as batches
-finish, so an interrupted run resumes where it stopped.
+Both paths send the prompt training used (`prompt_messages`, the chat template saved
+with the model), decode greedily and, by default, allow what the config's
+`sequence_len` leaves after the prompt. An answer file follows alpaca_eval's outputs
+convention (`instruction`, `output`, `generator`) and is what `axolotl plug judge`
+reads. Lines are appended as answers finish, so an interrupted run resumes where it
+stopped.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from ..args import PlugConfig
 from ..dataset.layout import prompt_messages
+from ..extract import reference_target
 from ..records import finished, read_records, to_line
 from .metrics import extract_answer, languages_in_play, metrics_by_language, score_answer
+
+EXTRACTIONS = ("ours", "paper")
+
+
+@dataclass(frozen=True)
+class Generated:
+    text: str
+    truncated: bool  # stopped by the token limit, not by the model
 
 
 def load_for_generation(model_dir: str | Path):
@@ -50,36 +65,59 @@ def prompt_ids(tokenizer, messages: list[dict], chat_template: str | None = None
 
 
 def generate_from_ids(
-    model, tokenizer, prompts: Sequence[list[int]], *, max_new_tokens: int = 256, batch_size: int = 8
-) -> Iterator[str]:
+    model,
+    tokenizer,
+    prompts: Sequence[list[int]],
+    *,
+    max_new_tokens: int | None = 256,
+    sequence_len: int | None = None,
+    batch_size: int = 8,
+) -> Iterator[Generated]:
     """Greedy answers to tokenized prompts, left-padded batches, in prompt order.
-    Puts the model back in training mode afterwards if it was in it."""
+
+    Each batch may add `max_new_tokens`, or when that is None what `sequence_len`
+    leaves after its longest prompt. Puts the model back in training mode afterwards
+    if it was in it."""
     import torch
 
     was_training = model.training
     model.eval()
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    stop_ids = _stop_ids(model, tokenizer)
     device = next(model.parameters()).device
     try:
         for batch in batches(list(prompts), batch_size):
             width = max(len(ids) for ids in batch)
+            budget = max_new_tokens if max_new_tokens is not None else (sequence_len or 0) - width
+            if budget < 1:
+                yield from (Generated("", True) for _ in batch)  # the prompt alone fills sequence_len
+                continue
             input_ids = torch.tensor([[pad_id] * (width - len(ids)) + list(ids) for ids in batch], device=device)
             attention = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in batch], device=device)
             with torch.inference_mode():
                 output = model.generate(
                     input_ids=input_ids,
                     attention_mask=attention,
-                    max_new_tokens=max_new_tokens,
+                    max_new_tokens=budget,
                     do_sample=False,
                     pad_token_id=pad_id,
                     # axolotl turns the KV cache off in the model config for training;
                     # without it every new token recomputes the whole sequence
                     use_cache=True,
                 )
-            yield from tokenizer.batch_decode(output[:, width:], skip_special_tokens=True)
+            new = output[:, width:].tolist()
+            for ids, text in zip(new, tokenizer.batch_decode(new, skip_special_tokens=True)):
+                yield Generated(text, not stop_ids.intersection(ids))
     finally:
         if was_training:
             model.train()
+
+
+def _stop_ids(model, tokenizer) -> set[int]:
+    """The ids that end an answer: the generation config's EOS ids and the tokenizer's."""
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    ids = set(configured if isinstance(configured, (list, tuple)) else [configured])
+    return {i for i in ids | {tokenizer.eos_token_id} if i is not None}
 
 
 def generate_answers(
@@ -87,13 +125,43 @@ def generate_answers(
     tokenizer,
     prompts: Iterable[list[dict]],
     *,
-    max_new_tokens: int = 256,
+    max_new_tokens: int | None = 256,
+    sequence_len: int | None = None,
     batch_size: int = 8,
-) -> Iterator[str]:
+) -> Iterator[Generated]:
     """Greedy answers to chat prompts (messages up to the user turn), with the chat
     template saved with the tokenizer."""
     ids = [prompt_ids(tokenizer, messages) for messages in prompts]
-    return generate_from_ids(model, tokenizer, ids, max_new_tokens=max_new_tokens, batch_size=batch_size)
+    return generate_from_ids(
+        model, tokenizer, ids, max_new_tokens=max_new_tokens, sequence_len=sequence_len, batch_size=batch_size
+    )
+
+
+def answer_line(record: dict, answer: Generated, config: PlugConfig, generator: str, extraction: str = "ours") -> dict:
+    """One line of an answer file. `output` is the extracted target answer: by our rule
+    (`extract`) or the reference's (`reference_target`); `status` is always ours."""
+    extracted = extract_answer(answer.text, record["lang"], config)  # languages are scored once, from the file
+    target = extracted.target
+    if extraction == "paper" and config.mode == "plug":
+        target = reference_target(answer.text, record["lang"], config.header_overrides())
+    return {
+        "id": record["id"],
+        "lang": record["lang"],
+        "instruction": record["instruction"],
+        "output": target,
+        "raw_output": answer.text,
+        "status": extracted.status,
+        "truncated": answer.truncated,
+        "extraction": extraction,
+        "generator": generator,
+        **{k: record[k] for k in ("dataset", "reference") if record.get(k) is not None},
+    }
+
+
+def _todo(records: list[dict], output: Path) -> list[dict]:
+    output.parent.mkdir(parents=True, exist_ok=True)
+    done = finished(output)
+    return [r for r in records if str(r["id"]) not in done]
 
 
 def generate_file(
@@ -104,38 +172,89 @@ def generate_file(
     output: Path,
     generator: str,
     *,
-    max_new_tokens: int = 512,
+    max_new_tokens: int | None = None,
+    sequence_len: int | None = None,
     batch_size: int = 8,
+    extraction: str = "ours",
     progress: bool = True,
 ) -> dict[str, float]:
-    """Answer every record not yet in `output`, append lines, return the metrics of the
-    whole file."""
+    """Answer every record not yet in `output` in this process, append lines, return
+    the metrics of the whole file. Prompts of similar length share a batch."""
     from tqdm.auto import tqdm
 
-    output.parent.mkdir(parents=True, exist_ok=True)
-    done = finished(output)
-    todo = [r for r in records if r["id"] not in done]
+    todo = _todo(records, output)
+    prompts = {id(r): prompt_ids(tokenizer, prompt_messages(r["instruction"], r["lang"], config)) for r in todo}
+    todo.sort(key=lambda r: len(prompts[id(r)]))
     bar = tqdm(total=len(records), initial=len(records) - len(todo), desc="generating", unit="answer", disable=not progress)
     with open(output, "a", encoding="utf-8") as handle:
         for batch in batches(todo, batch_size):
-            prompts = [prompt_messages(r["instruction"], r["lang"], config) for r in batch]
-            answers = generate_answers(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size)
+            answers = generate_from_ids(
+                model, tokenizer, [prompts[id(r)] for r in batch],
+                max_new_tokens=max_new_tokens, sequence_len=sequence_len, batch_size=batch_size,
+            )
             for record, answer in zip(batch, answers):
-                extracted = extract_answer(answer, record["lang"], config)  # languages are scored once, below
-                line = {
-                    "id": record["id"],
-                    "lang": record["lang"],
-                    "instruction": record["instruction"],
-                    "output": extracted.target,
-                    "raw_output": answer,
-                    "status": extracted.status,
-                    "generator": generator,
-                    **{k: record[k] for k in ("dataset", "reference") if record.get(k) is not None},
-                }
-                handle.write(to_line(line))
+                handle.write(to_line(answer_line(record, answer, config, generator, extraction)))
             handle.flush()
             bar.update(len(batch))
     bar.close()
+    return file_metrics(output, config)
+
+
+def generate_served(
+    client,
+    records: list[dict],
+    config: PlugConfig,
+    output: Path,
+    generator: str,
+    *,
+    tokenizer=None,
+    max_new_tokens: int | None = None,
+    sequence_len: int | None = None,
+    concurrency: int = 16,
+    extraction: str = "ours",
+    progress: bool = True,
+) -> dict[str, float]:
+    """Answer every record not yet in `output` on an OpenAI-compatible server (the
+    `llm_client.ChatClient` `client`), `concurrency` requests at a time, greedy; append
+    lines as answers arrive; return the metrics of the whole file.
+
+    The limit is `max_new_tokens`, or what `sequence_len` leaves after the prompt,
+    counted with `tokenizer` (the model's own, with its saved chat template). A reply
+    the server cut at the limit (`finish_reason: length`) is marked truncated."""
+    from tqdm.auto import tqdm
+
+    from ..llm_client import ChatError, run_concurrently
+
+    if max_new_tokens is None and (tokenizer is None or not sequence_len):
+        raise ValueError("give max_new_tokens, or the model's tokenizer and sequence_len to derive it")
+    todo = _todo(records, output)
+
+    def answer(record: dict) -> Generated:
+        messages = prompt_messages(record["instruction"], record["lang"], config)
+        limit = max_new_tokens
+        if limit is None:
+            limit = sequence_len - len(prompt_ids(tokenizer, messages))
+            if limit < 1:
+                return Generated("", True)  # the prompt alone fills sequence_len
+        reply = client.complete(messages, temperature=0.0, max_tokens=limit)
+        return Generated(reply.text, reply.finish_reason == "length")
+
+    failures: list[str] = []
+    bar = tqdm(total=len(records), initial=len(records) - len(todo), desc="generating", unit="answer", disable=not progress)
+    with open(output, "a", encoding="utf-8") as handle:
+        for record, result in run_concurrently(answer, todo, concurrency):
+            bar.update(1)
+            if isinstance(result, Exception):
+                failures.append(f"id {record['id']}: {result}")
+                continue
+            handle.write(to_line(answer_line(record, result, config, generator, extraction)))
+            handle.flush()
+    bar.close()
+    if failures:
+        raise ChatError(
+            f"{len(failures)} prompts failed and were not written (first: {failures[0]}); "
+            "run the same command again to ask only for those"
+        )
     return file_metrics(output, config)
 
 
@@ -145,3 +264,14 @@ def file_metrics(output: Path, config: PlugConfig) -> dict[str, float]:
     languages = languages_in_play(rows, config)
     scored = [score_answer(r, r["raw_output"], config, languages) for r in rows]
     return metrics_by_language(scored, config.pivot_language, config.mode)
+
+
+def file_counts(output: Path) -> dict[str, int]:
+    """How many answers a file holds, how many the token limit cut, and how many have
+    no target answer (status missing_target, or an empty output)."""
+    rows = read_records(output)
+    return {
+        "answers": len(rows),
+        "truncated": sum(bool(r.get("truncated")) for r in rows),
+        "no_target_answer": sum(r.get("status") == "missing_target" or not r.get("output") for r in rows),
+    }

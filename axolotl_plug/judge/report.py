@@ -19,8 +19,15 @@ def summary_markdown(summary: dict) -> str:
     lines = [
         f"# {a} vs {b}",
         "",
-        f"Judged in both answer orders; a win plus a tie counts as a (slight) win. "
-        f"{summary['missing']} ids were missing from one side or empty and not judged.",
+        f"Judged by {summary['judge_model']} in both answer orders, protocol `{summary['protocol']}` "
+        f"(prompt `{summary['prompt_name']}`, hash {summary['prompt_hash']}); a win plus a tie counts as a "
+        f"(slight) win. Every id both files answer is judged, empty answers included; "
+        f"{summary['missing']} ids were answered by one side only and not judged.",
+        "",
+        "| system | empty answers | truncated answers |",
+        "|---|---:|---:|",
+        f"| {a} | {summary['a']['empty']} | {summary['a']['truncated']} |",
+        f"| {b} | {summary['b']['empty']} | {summary['b']['truncated']} |",
         "",
         f"| group | n | {a} wins | {b} wins | ties | errors | {a} win rate [95% CI] | {b} win rate [95% CI] |",
         "|---|---:|---:|---:|---:|---:|---|---|",

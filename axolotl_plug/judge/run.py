@@ -11,7 +11,7 @@ from pathlib import Path
 from ..llm_client import ChatClient, ChatError, run_concurrently
 from ..records import finished, load_instructions, read_records, to_line
 from .aggregate import item_outcome, tally
-from .prompt import judge_messages, load_user_template, parse_verdict, prompt_hash
+from .prompt import Protocol, ours
 from .report import plot_winrate, summary_markdown
 
 ORDERS = ("ab", "ba")  # ab: A's answer in slot A; ba: swapped
@@ -23,28 +23,41 @@ class Job:
     id: str
     order: str
     messages: tuple
-    prompt_hash: str
 
 
-def _answers(path: Path) -> tuple[dict[str, str], str]:
-    rows = read_records(path)
-    answers = {str(r["id"]): (r.get("output") or "").strip() for r in rows if "id" in r}
-    name = next((r["generator"] for r in rows if r.get("generator")), path.stem)
-    return answers, name
+@dataclass
+class System:
+    """One side of the comparison: its answers by id, and how they ended."""
+
+    name: str
+    answers: dict[str, str]
+    truncated: set[str]
 
 
-def pair_items(records: list[dict], a: dict[str, str], b: dict[str, str]) -> tuple[list[dict], list[str]]:
-    """Items to judge (both answers present and non-empty) and the missing ids."""
+def read_system(path: Path, name: str | None = None) -> System:
+    """An answer file (generate's output): `output` by id, and the ids marked truncated."""
+    rows = [r for r in read_records(path) if "id" in r]
+    answers = {str(r["id"]): (r.get("output") or "").strip() for r in rows}
+    truncated = {str(r["id"]) for r in rows if r.get("truncated")}
+    name = name or next((r["generator"] for r in rows if r.get("generator")), path.stem)
+    return System(name, answers, truncated)
+
+
+def pair_items(records: list[dict], a: System, b: System) -> tuple[list[dict], list[str]]:
+    """The items both files answer (empty answers included: they are judged as they are)
+    and the ids only one file has."""
     compared, missing = [], []
     for record in records:
-        rid = record["id"]
-        if rid not in a and rid not in b:
-            continue
-        if a.get(rid) and b.get(rid):
+        rid = str(record["id"])
+        if rid in a.answers and rid in b.answers:
             compared.append(record)
-        else:
-            missing.append(rid)
+        elif rid in a.answers or rid in b.answers:
+            missing.append(record["id"])
     return compared, missing
+
+
+def side_counts(system: System, ids: list[str]) -> dict[str, int]:
+    return {"empty": sum(not system.answers[i] for i in ids), "truncated": sum(i in system.truncated for i in ids)}
 
 
 def run_judge(
@@ -54,47 +67,47 @@ def run_judge(
     output: Path,
     client: ChatClient,
     *,
+    protocol: Protocol | None = None,
     split: str | None = None,
     concurrency: int = 8,
     reasks: int = 1,
-    prompt_file: str | None = None,
+    max_tokens: int = 1024,
     b_name: str | None = None,
     progress: bool = True,
 ) -> dict:
-    """Judge every paired item in both orders and write the summary files. Returns the
-    summary. A reply without a single verdict is asked again up to `reasks` times (the
-    client retries transport failures on its own). Raises ChatError (after writing what
-    finished) when calls kept failing."""
+    """Judge every item both files answer, in both orders, and write the summary files.
+    Returns the summary. Under a protocol that allows it, a reply without a verdict is
+    asked again up to `reasks` times (the client retries transport failures on its own).
+    Raises ChatError (after writing what finished) when calls kept failing."""
     from tqdm.auto import tqdm
 
+    protocol = protocol or ours()
+    reasks = reasks if protocol.reasks else 0
     records = load_instructions(instructions, split, require_lang=False)
-    a, name_a = _answers(a_path)
-    b, name_b = _answers(b_path)
-    name_b = b_name or name_b
+    a, b = read_system(a_path), read_system(b_path, b_name)
     compared, missing = pair_items(records, a, b)
-    template = load_user_template(prompt_file)
 
     jobs = []
     for record in compared:
-        answers = {"ab": (a[record["id"]], b[record["id"]]), "ba": (b[record["id"]], a[record["id"]])}
+        rid = str(record["id"])
+        answers = {"ab": (a.answers[rid], b.answers[rid]), "ba": (b.answers[rid], a.answers[rid])}
         for order in ORDERS:
-            messages = judge_messages(template, record["instruction"], *answers[order])
-            jobs.append(Job(record["id"], order, tuple(messages), prompt_hash(messages)))
+            jobs.append(Job(rid, order, tuple(protocol.messages(record["instruction"], *answers[order]))))
 
     output.mkdir(parents=True, exist_ok=True)
     judgments_path = output / "judgments.jsonl"
     done = finished(judgments_path, key=lambda row: (row["id"], row["order"], row["model"], row["prompt_hash"]))
-    key = lambda job: (job.id, job.order, client.model, job.prompt_hash)  # noqa: E731
+    key = lambda job: (job.id, job.order, client.model, protocol.prompt_hash)  # noqa: E731
     todo = [job for job in jobs if key(job) not in done]
 
     def ask(job: Job) -> tuple[str, str]:
         reply = ""
         for _ in range(reasks + 1):
-            reply = client.complete(list(job.messages))
-            verdict = parse_verdict(reply)
+            reply = client.complete(list(job.messages), temperature=0.0, top_p=protocol.top_p, max_tokens=max_tokens).text
+            verdict = protocol.verdict(reply)
             if verdict:
                 return reply, verdict
-        return reply, "error"  # no single verdict token after the re-asks
+        return reply, "error"  # no verdict, after the re-asks the protocol allows
 
     failures: list[str] = []
     bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="judging", unit="call", disable=not progress)
@@ -105,7 +118,7 @@ def run_judge(
                 failures.append(f"{job.id}/{job.order}: {result}")
                 continue
             reply, verdict = result
-            row = {"id": job.id, "order": job.order, "model": client.model, "prompt_hash": job.prompt_hash,
+            row = {"id": job.id, "order": job.order, "model": client.model, "prompt_hash": protocol.prompt_hash,
                    "raw_reply": reply, "verdict": verdict}
             done[key(job)] = row
             handle.write(to_line(row))
@@ -118,17 +131,24 @@ def run_judge(
         )
 
     verdicts = {(job.id, job.order): done[key(job)]["verdict"] for job in jobs}
-    outcomes = {r["id"]: item_outcome(verdicts[(r["id"], "ab")], verdicts[(r["id"], "ba")]) for r in compared}
-    summary = tally([outcomes[r["id"]] for r in compared], name_a, name_b)
+    ids = [str(r["id"]) for r in compared]
+    outcomes = {rid: item_outcome(verdicts[(rid, "ab")], verdicts[(rid, "ba")]) for rid in ids}
+    summary = tally([outcomes[rid] for rid in ids], a.name, b.name)
+    summary["a"].update(side_counts(a, ids))
+    summary["b"].update(side_counts(b, ids))
     summary["missing"] = len(missing)
     summary["missing_ids"] = missing
     groups: dict[str, list[str]] = defaultdict(list)
     for record in compared:
         category = next((record[f] for f in CATEGORY_FIELDS if record.get(f)), None)
         if category is not None:
-            groups[str(category)].append(outcomes[record["id"]])
-    summary["by_category"] = {name: tally(group, name_a, name_b) for name, group in sorted(groups.items())}
+            groups[str(category)].append(outcomes[str(record["id"])])
+    summary["by_category"] = {name: tally(group, a.name, b.name) for name, group in sorted(groups.items())}
     summary["judge_model"] = client.model
+    summary["protocol"] = protocol.name
+    summary["prompt_name"] = protocol.prompt_name
+    summary["prompt_hash"] = protocol.prompt_hash
+    summary["judge_max_tokens"] = max_tokens
 
     (output / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
     (output / "summary.md").write_text(summary_markdown(summary), encoding="utf-8")

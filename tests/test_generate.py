@@ -1,0 +1,104 @@
+"""`axolotl plug generate`: full-length answers, truncation marks, the reference's
+extraction rule, and generation on a real serving engine (`transformers serve`)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from axolotl_plug.extract import extract, reference_target
+from conftest import ROWS, cpu_config, write_jsonl
+from serving import transformers_serve
+from test_train_and_configs import run_axolotl
+
+
+def read(path):
+    return {row["id"]: row for row in map(json.loads, path.read_text(encoding="utf-8").splitlines())}
+
+
+@pytest.fixture(scope="module")
+def plug_trained(tiny_model_dir, tmp_path_factory):
+    """A tiny model the real `axolotl train` trained with PLUG, its config, and a
+    benchmark whose ids are integers."""
+    work = tmp_path_factory.mktemp("plug-trained")
+    data = write_jsonl(work / "rows.jsonl", ROWS * 4)
+    cfg = cpu_config(tiny_model_dir, work, data, {"target_language": "zh", "chat_template": "plug_tulu"},
+                     max_steps=60, learning_rate=5e-3, micro_batch_size=4)
+    config = work / "train.yml"
+    config.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    result = run_axolotl("train", str(config))
+    assert result.returncode == 0, result.stderr[-3000:]
+    bench = write_jsonl(work / "bench.jsonl", [{"id": i, "instruction": r["instruction"], "lang": r["lang"]}
+                                                for i, r in enumerate(ROWS)])
+    return config, work / "out", bench
+
+
+def test_served_generation_gives_the_local_answers(plug_trained, tmp_path):
+    config, model_dir, bench = plug_trained
+    args = ["plug", "generate", str(config), "--instructions", str(bench)]
+    runs = {"whole": "200", "cut": "16"}  # room for every answer; a limit that cuts them all
+    for name, limit in runs.items():
+        local = run_axolotl(*args, "--max-new-tokens", limit, "--output", str(tmp_path / f"local-{name}.jsonl"),
+                            "--batch-size", "1")
+        assert local.returncode == 0, local.stderr[-3000:]
+    with transformers_serve(model_dir, tmp_path) as url:
+        for name, limit in runs.items():
+            served = run_axolotl(*args, "--max-new-tokens", limit, "--output", str(tmp_path / f"served-{name}.jsonl"),
+                                 "--base-url", url, "--served-model", str(model_dir), "--concurrency", "2")
+            assert served.returncode == 0, served.stderr[-3000:]
+    for name in runs:
+        here, there = read(tmp_path / f"local-{name}.jsonl"), read(tmp_path / f"served-{name}.jsonl")
+        assert sorted(here) == sorted(there) == list(range(len(ROWS)))  # integer ids stay integers
+        assert sum(row["raw_output"].startswith("English instruction:") for row in here.values()) >= 3
+        for rid in here:  # the same prompt, greedy: the same answer
+            assert there[rid]["raw_output"] == here[rid]["raw_output"]
+            assert there[rid]["output"] == here[rid]["output"]
+            assert there[rid]["truncated"] == here[rid]["truncated"] == (name == "cut")
+    whole = read(tmp_path / "served-whole.jsonl").values()
+    assert any(row["status"] == "ok" and row["output"] for row in whole)  # whole PLUG answers (a tiny model's)
+    assert "answers 4: truncated by the token limit 4, no target answer 4" in served.stdout
+
+
+def test_default_limit_is_what_sequence_len_leaves(plug_trained, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from axolotl_plug.config import read_config
+    from axolotl_plug.dataset.layout import prompt_messages
+    from axolotl_plug.eval.generation import file_counts, generate_file, prompt_ids
+    from axolotl_plug.records import load_instructions
+
+    config_path, model_dir, bench = plug_trained
+    _, config = read_config(config_path)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    records = load_instructions(str(bench))[:1]
+    prompt = prompt_ids(tokenizer, prompt_messages(records[0]["instruction"], "zh", config))
+    output = tmp_path / "answers.jsonl"
+    generate_file(model, tokenizer, records, config, output, "tiny", sequence_len=len(prompt) + 3, progress=False)
+    (line,) = read(output).values()
+    assert len(tokenizer(line["raw_output"], add_special_tokens=False)["input_ids"]) <= 3
+    assert line["truncated"] is True
+    assert file_counts(output) == {"answers": 1, "truncated": 1, "no_target_answer": 1}
+
+
+def test_paper_extraction_is_everything_after_the_first_exact_header():
+    text = "English response:\nHi.\n\n中文回复：\n你好。\n\nEnglish response:\nagain"
+    assert reference_target(text, "zh") == "你好。\n\nEnglish response:\nagain"  # no cut at a later header
+    assert extract(text, "zh").target == "你好。"  # ours cuts there
+    ascii_colon = "English response:\nHi.\n\n中文回复:\n你好。"
+    assert reference_target(ascii_colon, "zh") == ""  # the exact header only
+    assert extract(ascii_colon, "zh").target == "你好。"
+    assert reference_target("no header at all", "zh") == ""
+
+
+def test_generate_extraction_flag_writes_the_reference_rule(tiny_model_dir, tmp_path):
+    from axolotl_plug.args import PlugConfig
+    from axolotl_plug.eval.generation import Generated, answer_line
+
+    record = {"id": 7, "lang": "zh", "instruction": "q"}
+    answer = Generated("English response:\nHi.\n\n中文回复:\n你好。", False)
+    assert answer_line(record, answer, PlugConfig(), "g", "paper")["output"] == ""
+    line = answer_line(record, answer, PlugConfig(), "g", "ours")
+    assert (line["output"], line["id"], line["extraction"], line["truncated"]) == ("你好。", 7, "ours", False)
