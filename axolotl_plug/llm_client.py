@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
@@ -109,3 +110,31 @@ def run_concurrently(work: Callable[[T], R], items: Iterable[T], concurrency: in
             for future in futures:
                 future.cancel()
             raise
+
+
+def append_concurrently(
+    work: Callable[[T], R],
+    items: list[T],
+    path: Path,
+    line: Callable[[T, R], dict],
+    *,
+    concurrency: int,
+    bar,
+) -> list[tuple[T, Exception]]:
+    """Run `work` over `items` with at most `concurrency` in flight and append
+    `line(item, result)` to the JSONL file `path` as each finishes, flushed, so an
+    interrupted run keeps every finished item. Advances the progress `bar`; returns
+    the items whose work failed, with their exceptions, for the caller to report."""
+    from .records import to_line
+
+    failures = []
+    with open(path, "a", encoding="utf-8") as handle:
+        for item, result in run_concurrently(work, items, concurrency):
+            bar.update(1)
+            if isinstance(result, Exception):
+                failures.append((item, result))
+                continue
+            handle.write(to_line(line(item, result)))
+            handle.flush()
+    bar.close()
+    return failures

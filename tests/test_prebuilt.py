@@ -11,7 +11,7 @@ from axolotl_plug.dataset.strategy import PlugDataError, recording_reports
 from axolotl_plug.eval.sources import eval_split_records
 from axolotl_plug.config import plug_config
 from axolotl_plug import extract
-from conftest import REPO, cpu_config, tokenize_with_axolotl, trained_runs, write_jsonl
+from conftest import REPO, cpu_config, tokenize_with_axolotl, trained_runs
 from test_train_and_configs import run_axolotl
 
 RELEASED = json.loads((REPO / "example_configs/data/prebuilt_zh.json").read_text(encoding="utf-8"))

@@ -223,7 +223,7 @@ def generate_served(
     the server cut at the limit (`finish_reason: length`) is marked truncated."""
     from tqdm.auto import tqdm
 
-    from ..llm_client import ChatError, run_concurrently
+    from ..llm_client import ChatError, append_concurrently
 
     if max_new_tokens is None and (tokenizer is None or not sequence_len):
         raise ValueError("give max_new_tokens, or the model's tokenizer and sequence_len to derive it")
@@ -239,20 +239,12 @@ def generate_served(
         reply = client.complete(messages, temperature=0.0, max_tokens=limit)
         return Generated(reply.text, reply.finish_reason == "length")
 
-    failures: list[str] = []
     bar = tqdm(total=len(records), initial=len(records) - len(todo), desc="generating", unit="answer", disable=not progress)
-    with open(output, "a", encoding="utf-8") as handle:
-        for record, result in run_concurrently(answer, todo, concurrency):
-            bar.update(1)
-            if isinstance(result, Exception):
-                failures.append(f"id {record['id']}: {result}")
-                continue
-            handle.write(to_line(answer_line(record, result, config, generator, extraction)))
-            handle.flush()
-    bar.close()
+    line = lambda record, result: answer_line(record, result, config, generator, extraction)  # noqa: E731
+    failures = append_concurrently(answer, todo, output, line, concurrency=concurrency, bar=bar)
     if failures:
         raise ChatError(
-            f"{len(failures)} prompts failed and were not written (first: {failures[0]}); "
+            f"{len(failures)} prompts failed and were not written (first: id {failures[0][0]['id']}: {failures[0][1]}); "
             "run the same command again to ask only for those"
         )
     return file_metrics(output, config)

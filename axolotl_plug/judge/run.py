@@ -8,8 +8,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..llm_client import ChatClient, ChatError, run_concurrently
-from ..records import finished, load_instructions, read_records, to_line
+from ..llm_client import ChatClient, ChatError, append_concurrently
+from ..records import finished, load_instructions, read_records
 from .aggregate import item_outcome, tally
 from .prompt import Protocol, ours
 from .report import plot_winrate, summary_markdown
@@ -109,24 +109,18 @@ def run_judge(
                 return reply, verdict
         return reply, "error"  # no verdict, after the re-asks the protocol allows
 
-    failures: list[str] = []
+    def line(job: Job, result: tuple[str, str]) -> dict:
+        row = {"id": job.id, "order": job.order, "model": client.model, "prompt_hash": protocol.prompt_hash,
+               "raw_reply": result[0], "verdict": result[1]}
+        done[key(job)] = row
+        return row
+
     bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="judging", unit="call", disable=not progress)
-    with open(judgments_path, "a", encoding="utf-8") as handle:
-        for job, result in run_concurrently(ask, todo, concurrency):
-            bar.update(1)
-            if isinstance(result, Exception):
-                failures.append(f"{job.id}/{job.order}: {result}")
-                continue
-            reply, verdict = result
-            row = {"id": job.id, "order": job.order, "model": client.model, "prompt_hash": protocol.prompt_hash,
-                   "raw_reply": reply, "verdict": verdict}
-            done[key(job)] = row
-            handle.write(to_line(row))
-            handle.flush()
-    bar.close()
+    failures = append_concurrently(ask, todo, judgments_path, line, concurrency=concurrency, bar=bar)
     if failures:
+        job, error = failures[0]
         raise ChatError(
-            f"{len(failures)} judge calls failed and were not recorded (first: {failures[0]}); "
+            f"{len(failures)} judge calls failed and were not recorded (first: {job.id}/{job.order}: {error}); "
             "run the same command again to retry only those"
         )
 
