@@ -11,7 +11,7 @@ AXOLOTL_VERSION ?= 0.19.0
 PY := $(VENV)/bin/python
 AXOLOTL := $(VENV)/bin/axolotl
 # pyenv installs Python 3.12 without putting it on PATH
-PYTHON312 ?= $(shell pyenv root 2>/dev/null)/versions/3.12.1/bin/python
+PYTHON312 ?= $(or $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.12.1/bin/python),$(shell command -v python3.12 2>/dev/null),python3.12)
 STACK_0_21 := VENV=.venv-axolotl-0.21 PYTHON=$(PYTHON312) AXOLOTL_VERSION=0.21.0
 # offline by design: nothing here may reach the model hub or send telemetry
 export HF_HUB_OFFLINE := 1
@@ -26,7 +26,7 @@ TOKENIZER_FIXTURES ?= $(HOME)/.cache/axolotl-plug/tokenizers
 export PLUG_TOKENIZER_FIXTURES := $(TOKENIZER_FIXTURES)
 LLAMA_CPP_ARCHIVE := $(TOKENIZER_FIXTURES)/llama_cpp_python-0.3.36.tar.gz
 
-.PHONY: install test demo demo-model clean test-axolotl-0.21 demo-axolotl-0.21 tokenizer-fixtures
+.PHONY: install test demo demo-model clean test-axolotl-0.21 demo-axolotl-0.21 tokenizer-fixtures python312
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -59,10 +59,14 @@ demo-model: $(DEMO_MODEL)/config.json
 demo: install demo-model
 	$(PY) -m axolotl_plug demo --config example_configs/plug_demo.yml
 
-test-axolotl-0.21:
+python312:
+	@$(PYTHON312) -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null || { \
+	  echo "axolotl 0.21 needs Python 3.12, not found as '$(PYTHON312)': pyenv install 3.12.1, or make ... PYTHON312=/path/to/python3.12"; exit 1; }
+
+test-axolotl-0.21: python312
 	$(MAKE) test $(STACK_0_21)
 
-demo-axolotl-0.21:
+demo-axolotl-0.21: python312
 	$(MAKE) demo $(STACK_0_21)
 
 clean:

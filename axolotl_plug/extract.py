@@ -46,13 +46,19 @@ class Sections:
     status: str
 
 
+def header_parts(header: str) -> tuple[list[str], bool]:
+    """A header's words and whether it ends in a colon: a match is the words joined by
+    any whitespace, then (with a colon) optional whitespace and an ASCII or full-width
+    colon. `_header_pattern` and the streaming splitter both read headers this way."""
+    stem = header.strip().rstrip(":：").rstrip()
+    return stem.split(), header.strip()[-1:] in (":", "：")
+
+
 def _header_pattern(header: str) -> str:
     """A header as a regex tolerant of ASCII/full-width colons and spaces before them."""
-    stem = header.strip().rstrip(":：").rstrip()
-    pattern = r"\s+".join(re.escape(word) for word in stem.split())
-    if header.strip()[-1:] in (":", "："):
-        pattern += r"\s*[:：]"
-    return pattern
+    words, colon = header_parts(header)
+    pattern = r"\s+".join(re.escape(word) for word in words)
+    return pattern + r"\s*[:：]" if colon else pattern
 
 
 @lru_cache(maxsize=256)
@@ -60,6 +66,25 @@ def _splitter(headers: tuple[tuple[str, str], ...]) -> re.Pattern:
     # longest header first, so one header that prefixes another cannot shadow it
     ordered = sorted(headers, key=lambda kv: -len(kv[1]))
     return re.compile("|".join(f"(?P<{kind}>{_header_pattern(text)})" for kind, text in ordered))
+
+
+def header_marks(
+    text: str,
+    target_language: str,
+    pivot_language: str = "en",
+    headers: Mapping[str, Mapping[str, str | None]] | None = None,
+) -> list[tuple[str, int, int]]:
+    """Every header in `text`, in order: (kind, where it starts, where its body starts),
+    kind being `target`, `pivot` or `pivot_instruction`."""
+    target = get_language(target_language, headers)
+    pivot = get_language(pivot_language, headers)
+    kinds = (
+        ("target", target.response_header),
+        ("pivot", pivot.response_header),
+        ("pivot_instruction", pivot.instruction_header),
+    )
+    splitter = _splitter(tuple((kind, header) for kind, header in kinds if header.strip()))
+    return [(m.lastgroup, m.start(), m.end()) for m in splitter.finditer(text)]
 
 
 def locate_sections(
@@ -78,15 +103,7 @@ def locate_sections(
     """
     if order not in ORDERS:
         raise ValueError(f"order must be one of {ORDERS}, not {order!r}")
-    target = get_language(target_language, headers)
-    pivot = get_language(pivot_language, headers)
-    kinds = (
-        ("target", target.response_header),
-        ("pivot", pivot.response_header),
-        ("pivot_instruction", pivot.instruction_header),
-    )
-    splitter = _splitter(tuple((kind, header) for kind, header in kinds if header.strip()))
-    marks = [(m.lastgroup, m.start(), m.end()) for m in splitter.finditer(text)]
+    marks = header_marks(text, target_language, pivot_language, headers)
     found: dict[str, list[Section]] = {"target": [], "pivot": [], "pivot_instruction": []}
     for i, (kind, start, end) in enumerate(marks):
         stop = marks[i + 1][1] if i + 1 < len(marks) else len(text)

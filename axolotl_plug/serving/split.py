@@ -1,0 +1,138 @@
+"""The streaming splitter (pure): text deltas in, pivot deltas and target deltas out.
+
+A PLUG answer streams its pivot sections first and its target answer last. A server
+must show the user only the target answer, as it is generated, and must never show a
+header: a header split across deltas (`中文` then `回复：`) could still turn out to be
+one. So the splitter keeps the whole text and, at every delta, works out what no
+continuation can change any more:
+
+- the text up to the earliest position from which the tail could still grow into a
+  header (`_viable`: the same tolerance for spaces and colons as `extract`) is stable,
+  and the headers in it are final;
+- in the stable text, the sections are found exactly as `extract` finds them, and the
+  target answer so far is the first target section with text, stripped; the trailing
+  whitespace that `extract`'s strip would drop waits for more text;
+- everything else is the pivot stream: the text before the target section's header and
+  whatever follows the target section.
+
+Only what was not emitted yet goes out. When the stream ends, the target deltas add up to
+`extract(full_text).target` however the text was cut into deltas (tests/test_split.py
+checks every cut of short outputs and random cuts of long ones).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from ..extract import MISSING_TARGET, header_marks, header_parts, locate_sections
+from ..languages import get_language
+
+
+@dataclass(frozen=True)
+class Split:
+    """What one delta (or the end of the stream) releases."""
+
+    pivot: str = ""
+    target: str = ""
+
+
+@dataclass
+class Splitter:
+    target_language: str
+    pivot_language: str = "en"
+    headers: Mapping[str, Mapping[str, str | None]] | None = None
+    order: str = "pivot_first"
+    text: str = field(default="", init=False)
+    status: str | None = field(default=None, init=False)  # extract's status, once the stream ended
+    _stable: int = field(default=0, init=False)  # no header can start before this in any continuation
+    _pivot_sent: int = field(default=0, init=False)
+    _target_sent: int = field(default=0, init=False)
+
+    def __post_init__(self):
+        target = get_language(self.target_language, self.headers)
+        pivot = get_language(self.pivot_language, self.headers)
+        texts = (target.response_header, pivot.response_header, pivot.instruction_header)
+        self._parts = [header_parts(text) for text in texts if text.strip()]
+        self._firsts = {words[0][0] for words, _ in self._parts}
+
+    def feed(self, delta: str) -> Split:
+        """Take the next piece of generated text; return what may be shown now."""
+        self.text += delta
+        self._stable = self._stable_end()
+        return self._release(self.text[: self._stable], final=False)
+
+    def close(self) -> Split:
+        """The stream ended: release the rest and set `status` (as `extract` reports it)."""
+        found = locate_sections(self.text, self.target_language, self.pivot_language, self.headers, self.order)
+        self.status = found.status
+        return self._release(self.text, final=True)
+
+    @property
+    def missing_target(self) -> bool:
+        return self.status == MISSING_TARGET
+
+    # -- internals -----------------------------------------------------------------------
+    def _stable_end(self) -> int:
+        """The earliest position whose tail could still grow into a header match. A tail
+        that cannot grow into one now never can, so the search starts where it last ended."""
+        text = self.text
+        for start in range(self._stable, len(text)):
+            if text[start] in self._firsts and any(_viable(text, start, words, colon) for words, colon in self._parts):
+                return start
+        return len(text)
+
+    def _release(self, stable: str, final: bool) -> Split:
+        pivot, target = self._streams(stable, final)
+        out = Split(pivot[self._pivot_sent :], target[self._target_sent :])
+        self._pivot_sent, self._target_sent = len(pivot), len(target)
+        return out
+
+    def _streams(self, stable: str, final: bool) -> tuple[str, str]:
+        """(pivot stream, target stream) as far as `stable` settles them."""
+        marks = header_marks(stable, self.target_language, self.pivot_language, self.headers)
+        sections = []  # (header start, body start, end or None while open) of each target section
+        for i, (kind, start, body) in enumerate(marks):
+            end = marks[i + 1][1] if i + 1 < len(marks) else None
+            if kind == "target":
+                sections.append((start, body, end))
+        for start, body, end in sections:
+            text = stable[body:end] if end is not None else stable[body:]
+            if text.strip():
+                return stable[:start] + (stable[end:] if end is not None else ""), text.strip()
+            if end is None and not final:  # empty so far: it may still become the answer
+                return stable[:start], ""
+        if final and sections:  # every target section is empty: extract takes the first
+            start, _, end = sections[0]
+            return stable[:start] + (stable[end:] if end is not None else ""), ""
+        return stable, ""
+
+
+def _viable(text: str, start: int, words: list[str], colon: bool) -> bool:
+    """Could text[start:] still grow into a match of a header (its words joined by
+    whitespace runs, then optional whitespace and a colon)? A complete match counts:
+    more text may extend it into a longer header."""
+    i, n = start, len(text)
+    for j, word in enumerate(words):
+        if j:
+            if i == n:
+                return True
+            if not text[i].isspace():
+                return False
+            while i < n and text[i].isspace():
+                i += 1
+        for char in word:
+            if i == n:
+                return True
+            if text[i] != char:
+                return False
+            i += 1
+    if colon:
+        while i < n and text[i].isspace():
+            i += 1
+        if i == n:
+            return True
+        if text[i] not in ":：":
+            return False
+        i += 1
+    return i == n
