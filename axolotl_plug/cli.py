@@ -56,7 +56,7 @@ def audit(config: str, num_samples: int):
 
 
 @plug.command()
-@click.argument("config", type=click.Path(exists=True, dir_okay=False))
+@click.argument("config", required=False, type=click.Path(exists=True, dir_okay=False))
 @click.option("--instructions", required=True, help="JSON/JSONL file or hub dataset id (fields id, instruction, lang?).")
 @click.option("--split", default=None, help="Hub split or file stem (e.g. `chinese` for X-AlpacaEval).")
 @click.option("--output", required=True, type=click.Path(dir_okay=False), help="JSONL file; resumed if it exists.")
@@ -75,17 +75,31 @@ def audit(config: str, num_samples: int):
 @click.option("--timeout", default=600.0, show_default=True, help="With --base-url: seconds per request.")
 def generate(config, instructions, split, output, model_dir, generator, max_new_tokens, extraction, batch_size,
              base_url, served_model, concurrency, api_key_env, max_retries, timeout):
-    """Answer benchmark instructions with CONFIG's prompts; print the metrics table."""
+    """Answer benchmark instructions with CONFIG's prompts; print the metrics table.
+
+    Without CONFIG, --model-dir's plug.json (written at the end of training) gives the
+    PLUG settings and sequence_len."""
     from .config import read_config
     from .eval.generation import file_counts, generate_file, generate_served, load_for_generation
     from .eval.metrics import format_table
     from .llm_client import ChatClient, ChatError
     from .records import load_instructions
 
-    raw, config_obj = read_config(config)
-    model_dir = Path(model_dir or raw["output_dir"])
+    if config:
+        raw, config_obj = read_config(config)
+        model_dir, sequence_len = Path(model_dir or raw["output_dir"]), raw.get("sequence_len")
+    elif model_dir:
+        from .serving.settings import read_settings
+
+        try:
+            config_obj, sequence_len = read_settings(model_dir)
+        except FileNotFoundError as exc:
+            raise click.UsageError(str(exc)) from None
+        model_dir = Path(model_dir)
+    else:
+        raise click.UsageError("give CONFIG, or --model-dir with a model trained by axolotl-plug (it has plug.json)")
     records = load_instructions(instructions, split, config_obj.target_language)
-    common = dict(max_new_tokens=max_new_tokens, sequence_len=raw.get("sequence_len"), extraction=extraction)
+    common = dict(max_new_tokens=max_new_tokens, sequence_len=sequence_len, extraction=extraction)
     if base_url:
         from transformers import AutoTokenizer
 

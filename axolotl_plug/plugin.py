@@ -95,6 +95,16 @@ class PlugPlugin(BasePlugin):
     def get_input_args(self) -> str:
         return "axolotl_plug.args.PlugArgs"
 
+    def post_train(self, cfg, model):
+        """Write plug.json next to the saved model (axolotl calls this after training and
+        again after saving; writing twice is harmless)."""
+        from axolotl.utils.distributed import is_main_process
+
+        from .serving.settings import write_settings
+
+        if cfg.get("plug") is not None and is_main_process():
+            write_settings(cfg.output_dir, plug_config(cfg), cfg.get("sequence_len"))
+
     def add_callbacks_post_trainer(self, cfg, trainer):
         """Attach the evaluation callback when `plug.eval` is configured."""
         config = plug_config(cfg)

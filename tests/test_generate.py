@@ -102,3 +102,21 @@ def test_generate_extraction_flag_writes_the_reference_rule(tiny_model_dir, tmp_
     assert answer_line(record, answer, PlugConfig(), "g", "paper")["output"] == ""
     line = answer_line(record, answer, PlugConfig(), "g", "ours")
     assert (line["output"], line["id"], line["extraction"], line["truncated"]) == ("你好。", 7, "ours", False)
+
+
+def test_training_leaves_plug_json_and_generate_needs_no_config(plug_trained, tmp_path):
+    config, model_dir, bench = plug_trained
+    settings = json.loads((model_dir / "plug.json").read_text(encoding="utf-8"))
+    assert settings | {"axolotl_plug": None} == {
+        "axolotl_plug": None, "target_language": "zh", "pivot_language": "en", "mode": "plug", "order": "pivot_first",
+        "include_pivot_instruction": True, "headers": {}, "system_prompt": "default", "strip_fields": True,
+        "sequence_len": 512,
+    }
+    args = ["--instructions", str(bench), "--max-new-tokens", "40"]
+    with_config = run_axolotl("plug", "generate", str(config), *args, "--output", str(tmp_path / "a.jsonl"))
+    without = run_axolotl("plug", "generate", *args, "--model-dir", str(model_dir), "--output", str(tmp_path / "b.jsonl"))
+    assert with_config.returncode == 0 and without.returncode == 0, without.stderr[-2000:]
+    a, b = read(tmp_path / "a.jsonl"), read(tmp_path / "b.jsonl")
+    assert {k: v["raw_output"] for k, v in a.items()} == {k: v["raw_output"] for k, v in b.items()}
+    missing = run_axolotl("plug", "generate", *args, "--model-dir", str(tmp_path), "--output", str(tmp_path / "c.jsonl"))
+    assert missing.returncode != 0 and "plug.json not found" in missing.stderr

@@ -1,0 +1,44 @@
+"""plug.json: the PLUG settings that inference needs, saved next to the trained model.
+
+At the end of training the plugin writes it into `output_dir`, beside the weights and
+the tokenizer, so that `generate --model-dir`, serving and the reasoning parser know the
+languages, mode, order, headers and system prompt without the training config.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .. import __version__
+from ..args import PlugConfig
+
+PLUG_JSON = "plug.json"
+PER_ROW = "per row"  # the rows named their target language; a request must say which
+KEYS = ("target_language", "pivot_language", "mode", "order", "include_pivot_instruction", "headers",
+        "system_prompt", "strip_fields")
+
+
+def write_settings(folder: str | Path, config: PlugConfig, sequence_len: int | None) -> Path:
+    data = config.model_dump(mode="json", include=set(KEYS), exclude_none=False)
+    data["target_language"] = data["target_language"] or PER_ROW
+    data = {"axolotl_plug": __version__, **data, "sequence_len": sequence_len}
+    path = Path(folder) / PLUG_JSON
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def read_settings(folder: str | Path) -> tuple[PlugConfig, int | None]:
+    """The PLUG settings and sequence_len a model was trained with."""
+    path = Path(folder) / PLUG_JSON
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} not found: it is written at the end of training by axolotl-plug; for a model "
+            "trained before it existed, pass the training config instead"
+        )
+    data = json.loads(path.read_text(encoding="utf-8"))
+    settings = {key: data[key] for key in KEYS if key in data}
+    if settings.get("target_language") == PER_ROW:
+        settings["target_language"] = None
+    return PlugConfig.model_validate(settings), data.get("sequence_len")
