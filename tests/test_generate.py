@@ -25,7 +25,7 @@ def plug_trained(tiny_model_dir, tmp_path_factory):
     work = tmp_path_factory.mktemp("plug-trained")
     data = write_jsonl(work / "rows.jsonl", ROWS * 4)
     cfg = cpu_config(tiny_model_dir, work, data, {"target_language": "zh", "chat_template": "plug_tulu"},
-                     max_steps=60, learning_rate=5e-3, micro_batch_size=4)
+                     max_steps=60, learning_rate=5e-3, micro_batch_size=4, seed=0)
     config = work / "train.yml"
     config.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
     result = run_axolotl("train", str(config))
@@ -55,9 +55,11 @@ def test_served_generation_gives_the_local_answers(plug_trained, tmp_path):
         for rid in here:  # the same prompt, greedy: the same answer
             assert there[rid]["raw_output"] == here[rid]["raw_output"]
             assert there[rid]["output"] == here[rid]["output"]
-            assert there[rid]["truncated"] == here[rid]["truncated"] == (name == "cut")
+            assert there[rid]["truncated"] == here[rid]["truncated"]
+            assert here[rid]["truncated"] or name == "whole"  # the short limit cuts every answer
     whole = read(tmp_path / "served-whole.jsonl").values()
-    assert any(row["status"] == "ok" and row["output"] for row in whole)  # whole PLUG answers (a tiny model's)
+    # whole PLUG answers that ended by themselves (a tiny model's: some may ramble to the limit)
+    assert any(row["status"] == "ok" and row["output"] and not row["truncated"] for row in whole)
     assert "answers 4: truncated by the token limit 4, no target answer 4" in served.stdout
 
 
