@@ -155,6 +155,19 @@ def test_resume_after_interrupted_run_asks_only_for_missing(files, tmp_path):
     assert summary["b"]["wins"] == 1 and len((out / "judgments.jsonl").read_text().splitlines()) == 16
 
 
+def test_a_changed_answer_is_judged_again(files, tmp_path):
+    instructions, a, b = files
+    out = tmp_path / "out"
+    with ChatServer(scripted_judge) as server:
+        run_judge(str(instructions), a, b, out, client(server), reasks=0, progress=False)
+    rows = [json.loads(line) for line in a.read_text().splitlines()]
+    rows[0]["output"] = "answer of a for win_a, regenerated"
+    write_jsonl(a, rows)
+    with ChatServer(scripted_judge) as server:
+        run_judge(str(instructions), a, b, out, client(server), reasks=0, progress=False)
+    assert len(server.requests) == 2 and all("regenerated" in m for m in server.user_messages())
+
+
 def test_cli_sends_the_key_but_never_writes_it(files, tmp_path, monkeypatch):
     instructions, a, b = files
     secret = "sk-test-4f9a1c2e7d"

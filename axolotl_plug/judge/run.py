@@ -3,6 +3,7 @@ aggregate and report."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import defaultdict
 from dataclasses import dataclass
@@ -23,6 +24,13 @@ class Job:
     id: str
     order: str
     messages: tuple
+
+    @property
+    def key(self) -> str:
+        """What was asked, hashed: a judgment is reused only for the very same messages,
+        so answers that changed since are judged again."""
+        text = "\x00".join(f"{m['role']}\x01{m['content']}" for m in self.messages)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 @dataclass
@@ -97,7 +105,7 @@ def run_judge(
     output.mkdir(parents=True, exist_ok=True)
     judgments_path = output / "judgments.jsonl"
     done = finished(judgments_path, key=lambda row: (row["id"], row["order"], row["model"], row["prompt_hash"]))
-    key = lambda job: (job.id, job.order, client.model, protocol.prompt_hash)  # noqa: E731
+    key = lambda job: (job.id, job.order, client.model, job.key)  # noqa: E731
     todo = [job for job in jobs if key(job) not in done]
 
     def ask(job: Job) -> tuple[str, str]:
@@ -110,7 +118,7 @@ def run_judge(
         return reply, "error"  # no verdict, after the re-asks the protocol allows
 
     def line(job: Job, result: tuple[str, str]) -> dict:
-        row = {"id": job.id, "order": job.order, "model": client.model, "prompt_hash": protocol.prompt_hash,
+        row = {"id": job.id, "order": job.order, "model": client.model, "prompt_hash": job.key,
                "raw_reply": result[0], "verdict": result[1]}
         done[key(job)] = row
         return row
