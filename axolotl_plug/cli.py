@@ -16,6 +16,25 @@ def _offline_defaults() -> None:
     os.environ.setdefault("AXOLOTL_DO_NOT_TRACK", "1")
 
 
+def _model_settings(config: str | None, model_dir: str | None):
+    """(PLUG settings, sequence_len, model folder) from a training config, or from the
+    plug.json that training saved in the model folder."""
+    if config:
+        from .config import read_config
+
+        raw, settings = read_config(config)
+        return settings, raw.get("sequence_len"), Path(model_dir or raw["output_dir"])
+    if model_dir:
+        from .serving.settings import read_settings
+
+        try:
+            settings, sequence_len = read_settings(model_dir)
+        except FileNotFoundError as exc:
+            raise click.UsageError(str(exc)) from None
+        return settings, sequence_len, Path(model_dir)
+    raise click.UsageError("give CONFIG, or --model-dir with a model trained by axolotl-plug (it has plug.json)")
+
+
 @click.group()
 def plug():
     """PLUG: pivot-language guided instruction tuning."""
@@ -79,25 +98,12 @@ def generate(config, instructions, split, output, model_dir, generator, max_new_
 
     Without CONFIG, --model-dir's plug.json (written at the end of training) gives the
     PLUG settings and sequence_len."""
-    from .config import read_config
     from .eval.generation import file_counts, generate_file, generate_served, load_for_generation
     from .eval.metrics import format_table
     from .llm_client import ChatClient, ChatError
     from .records import load_instructions
 
-    if config:
-        raw, config_obj = read_config(config)
-        model_dir, sequence_len = Path(model_dir or raw["output_dir"]), raw.get("sequence_len")
-    elif model_dir:
-        from .serving.settings import read_settings
-
-        try:
-            config_obj, sequence_len = read_settings(model_dir)
-        except FileNotFoundError as exc:
-            raise click.UsageError(str(exc)) from None
-        model_dir = Path(model_dir)
-    else:
-        raise click.UsageError("give CONFIG, or --model-dir with a model trained by axolotl-plug (it has plug.json)")
+    config_obj, sequence_len, model_dir = _model_settings(config, model_dir)
     records = load_instructions(instructions, split, config_obj.target_language)
     common = dict(max_new_tokens=max_new_tokens, sequence_len=sequence_len, extraction=extraction)
     if base_url:
@@ -222,6 +228,37 @@ def data_translate(input_file, lang, source_lang, model, base_url, api_key_env, 
     click.echo(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items()))
     if counts["failed"]:
         raise click.ClickException(f"{counts['failed']} rows failed (server errors); run the same command again to retry them")
+
+
+@plug.command()
+@click.option("--upstream", required=True, help="The engine's OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1.")
+@click.option("--model-dir", default=None, type=click.Path(exists=True, file_okay=False),
+              help="The trained model folder: its plug.json gives the PLUG settings, its tokenizer counts tokens.")
+@click.option("--config", "config_path", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="The training config instead of --model-dir (for a model without plug.json).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True)
+@click.option("--show-pivot", is_flag=True, help="Return the pivot sections as reasoning_content (a request can ask too).")
+@click.option("--timeout", default=600.0, show_default=True, help="Seconds to wait for the engine (per read).")
+def serve(upstream, model_dir, config_path, host, port, show_pivot, timeout):
+    """An OpenAI-compatible server in front of the engine that serves a PLUG model:
+    clients get the target answer as `content`, streamed."""
+    import uvicorn
+
+    from .serving.proxy import create_app, token_counter
+
+    if bool(model_dir) == bool(config_path):
+        raise click.UsageError("give exactly one of --model-dir and --config")
+    settings, _, folder = _model_settings(config_path, model_dir)
+    count = None
+    if (folder / "tokenizer_config.json").is_file():
+        count = token_counter(str(folder))
+    else:
+        click.echo(f"no tokenizer in {folder}: x_plug will report no token counts", err=True)
+    app = create_app(upstream, settings, show_pivot=show_pivot, count_tokens=count, timeout=timeout)
+    click.echo(f"plug serve: http://{host}:{port}/v1 -> {upstream} (target language: "
+               f"{settings.target_language or 'per request'}, pivot shown: {'yes' if show_pivot else 'on request'})")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 @plug.command("demo-model")

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -250,3 +251,22 @@ def llama2_dir() -> Path:
     from real_tokenizers import real_tokenizer_dir as build
 
     return build("llama-2")
+
+
+@pytest.fixture(scope="session")
+def plug_trained(tiny_model_dir, tmp_path_factory):
+    """A tiny model the real `axolotl train` trained with PLUG, its config, and a
+    benchmark whose ids are integers."""
+    from test_train_and_configs import run_axolotl
+
+    work = tmp_path_factory.mktemp("plug-trained")
+    data = write_jsonl(work / "rows.jsonl", ROWS * 4)
+    cfg = cpu_config(tiny_model_dir, work, data, {"target_language": "zh", "chat_template": "plug_tulu"},
+                     max_steps=60, learning_rate=5e-3, micro_batch_size=4, seed=0)
+    config = work / "train.yml"
+    config.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    result = run_axolotl("train", str(config))
+    assert result.returncode == 0, result.stderr[-3000:]
+    bench = write_jsonl(work / "bench.jsonl", [{"id": i, "instruction": r["instruction"], "lang": r["lang"]}
+                                                for i, r in enumerate(ROWS)])
+    return config, work / "out", bench

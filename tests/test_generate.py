@@ -6,33 +6,15 @@ from __future__ import annotations
 import json
 
 import pytest
-import yaml
 
 from axolotl_plug.extract import extract, reference_target
-from conftest import ROWS, cpu_config, write_jsonl
+from conftest import ROWS
 from serving import transformers_serve
 from test_train_and_configs import run_axolotl
 
 
 def read(path):
     return {row["id"]: row for row in map(json.loads, path.read_text(encoding="utf-8").splitlines())}
-
-
-@pytest.fixture(scope="module")
-def plug_trained(tiny_model_dir, tmp_path_factory):
-    """A tiny model the real `axolotl train` trained with PLUG, its config, and a
-    benchmark whose ids are integers."""
-    work = tmp_path_factory.mktemp("plug-trained")
-    data = write_jsonl(work / "rows.jsonl", ROWS * 4)
-    cfg = cpu_config(tiny_model_dir, work, data, {"target_language": "zh", "chat_template": "plug_tulu"},
-                     max_steps=60, learning_rate=5e-3, micro_batch_size=4, seed=0)
-    config = work / "train.yml"
-    config.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
-    result = run_axolotl("train", str(config))
-    assert result.returncode == 0, result.stderr[-3000:]
-    bench = write_jsonl(work / "bench.jsonl", [{"id": i, "instruction": r["instruction"], "lang": r["lang"]}
-                                                for i, r in enumerate(ROWS)])
-    return config, work / "out", bench
 
 
 def test_served_generation_gives_the_local_answers(plug_trained, tmp_path):

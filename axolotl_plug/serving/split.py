@@ -25,7 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from ..extract import MISSING_TARGET, header_marks, header_parts, locate_sections
+from ..args import PlugConfig
+from ..extract import MISSING_TARGET, OK, header_marks, header_parts, locate_sections
 from ..languages import get_language
 
 
@@ -136,3 +137,34 @@ def _viable(text: str, start: int, words: list[str], colon: bool) -> bool:
             return False
         i += 1
     return i == n
+
+
+
+@dataclass
+class Passthrough:
+    """The splitter of a `mode: monolingual` model, whose whole output is its answer
+    (`extract_answer` strips it): everything is target, nothing is pivot."""
+
+    text: str = field(default="", init=False)
+    status: str | None = field(default=None, init=False)
+    _sent: int = field(default=0, init=False)
+
+    def feed(self, delta: str) -> Split:
+        self.text += delta
+        return self._release(self.text.strip())  # trailing whitespace waits for more text
+
+    def close(self) -> Split:
+        self.status = OK if self.text.strip() else MISSING_TARGET
+        return self._release(self.text.strip())
+
+    def _release(self, answer: str) -> Split:
+        out = Split("", answer[self._sent :])
+        self._sent = len(answer)
+        return out
+
+
+def answer_splitter(config: PlugConfig, target_language: str) -> Splitter | Passthrough:
+    """The splitter for answers of a model trained with `config`, in `target_language`."""
+    if config.mode == "monolingual":
+        return Passthrough()
+    return Splitter(target_language, config.pivot_language, config.header_overrides(), config.order)

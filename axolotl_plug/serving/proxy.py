@@ -1,0 +1,368 @@
+"""`axolotl plug serve`: an OpenAI-compatible proxy in front of any engine that serves a
+PLUG model (vLLM, SGLang, `transformers serve`, llama.cpp's server).
+
+    client -> proxy adds the PLUG system prompt -> engine -> splitter -> client sees the target
+
+- `POST /v1/chat/completions`, streaming (SSE) or not. A request without a system (or
+  developer) message gets the system prompt training used. The reply's `content` is the
+  target answer; the pivot sections go to `reasoning_content` only when the server runs
+  with `show_pivot` or the request says `"x_plug": {"show_pivot": true}`.
+- Each choice carries `x_plug`: the extraction status, the target language, and the
+  tokens of the pivot and target text (re-tokenized with the model's tokenizer; the
+  headers count in neither). In a stream it comes with the choice's last chunk.
+- `usage` and every other field pass through untouched. `GET /v1/models` is passed through.
+- A model trained with per-row languages needs to know the target language of a request:
+  `"x_plug": {"target_language": "zh"}`, or else it is identified from the last user message.
+- An upstream error before the stream starts comes back with the upstream's status and
+  body. Once streaming, any failure (an error event, a broken connection, a stream that
+  stops without `[DONE]` before every choice sent its `finish_reason`) ends the stream
+  with an SSE error event and no `[DONE]`, which the `openai` client raises as an error. A client that goes away closes the upstream
+  request at once, even while the proxy is holding back pivot text.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import AsyncIterator, Callable
+
+import anyio
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..args import PlugConfig
+from ..dataset.layout import prompt_messages
+from ..languages import LANGUAGES
+from .split import answer_splitter
+
+SYSTEM_ROLES = ("system", "developer")
+
+
+class RequestError(ValueError):
+    """A request the proxy cannot serve: answered with 400 and this message."""
+
+    def __init__(self, message: str, param: str | None = None):
+        super().__init__(message)
+        self.param = param
+
+
+@dataclass(frozen=True)
+class Options:
+    target_language: str
+    show_pivot: bool
+
+
+# -- requests (pure) ------------------------------------------------------------------------
+def plug_request(body: dict, config: PlugConfig, show_pivot: bool = False) -> tuple[dict, Options]:
+    """The request to send upstream (without `x_plug`, with the PLUG system prompt) and
+    the options it asked for."""
+    if not isinstance(body, dict):
+        raise RequestError("the request body must be a JSON object")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
+        raise RequestError("`messages` must be a non-empty list of message objects", "messages")
+    extra = body.get("x_plug") or {}
+    if not isinstance(extra, dict):
+        raise RequestError("`x_plug` must be an object: {\"target_language\": ..., \"show_pivot\": ...}", "x_plug")
+    lang = extra.get("target_language") or config.target_language or _identify(messages, config)
+    if lang not in LANGUAGES:
+        raise RequestError(f"x_plug.target_language {lang!r} is not a known language code ({', '.join(sorted(LANGUAGES))})",
+                           "x_plug.target_language")
+    upstream = {key: value for key, value in body.items() if key != "x_plug"}
+    if not any(m.get("role") in SYSTEM_ROLES for m in messages):
+        upstream["messages"] = prompt_messages("", lang, config)[:-1] + messages  # the system turn training used
+    return upstream, Options(lang, bool(extra.get("show_pivot", show_pivot)))
+
+
+def _identify(messages: list[dict], config: PlugConfig) -> str:
+    """A per-row model's target language, from the last user message's text."""
+    from ..langid import identify
+
+    text = next((_text(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
+    lang = identify(text, [code for code in LANGUAGES if code != config.pivot_language]) if text else None
+    if lang is None:
+        raise RequestError("this model was trained with per-row languages and the last user message has no "
+                           "letters to tell its language: send \"x_plug\": {\"target_language\": \"<code>\"}",
+                           "x_plug.target_language")
+    return lang
+
+
+def _text(content) -> str:
+    if isinstance(content, list):  # content parts
+        return " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return content if isinstance(content, str) else ""
+
+
+# -- replies (pure) -------------------------------------------------------------------------
+@dataclass
+class _Choice:
+    splitter: object
+    pivot: list[str] = field(default_factory=list)
+    target: list[str] = field(default_factory=list)
+    closed: bool = False
+
+
+class Rewriter:
+    """Turns the engine's reply (one completion, or its stream chunk by chunk) into what
+    the client sees: target text as `content`, pivot text as `reasoning_content` or nowhere."""
+
+    def __init__(self, config: PlugConfig, options: Options, count_tokens: Callable[[str], int] | None = None):
+        self.config, self.options, self.count_tokens = config, options, count_tokens
+        self.choices: dict[int, _Choice] = {}
+
+    def completion(self, body: dict) -> dict:
+        """A whole (non-streamed) chat completion."""
+        for choice in body.get("choices") or []:
+            message = choice.get("message") or {}
+            state = self._choice(choice.get("index", 0))
+            self._take(state, state.splitter.feed(message.get("content") or ""))
+            self._take(state, state.splitter.close())
+            message["content"] = "".join(state.target)
+            if self.options.show_pivot:
+                message["reasoning_content"] = "".join(state.pivot)
+            choice["x_plug"] = self._report(state)
+        return body
+
+    def chunk(self, body: dict) -> dict | None:
+        """One stream chunk; None when it carries nothing the client needs yet."""
+        send = not body.get("choices")  # a usage chunk, or whatever else the engine sends
+        for choice in body.get("choices") or []:
+            delta = choice.get("delta") or {}
+            state = self._choice(choice.get("index", 0))
+            text = delta.pop("content", None) or ""
+            got = state.splitter.feed(text)
+            if choice.get("finish_reason") is not None:
+                closed = state.splitter.close()
+                got = type(got)(got.pivot + closed.pivot, got.target + closed.target)
+            self._delta(state, delta, got)
+            if choice.get("finish_reason") is not None:
+                choice["x_plug"] = self._close(state)
+            send |= bool(delta) or choice.get("finish_reason") is not None or bool(choice.get("logprobs"))
+        return body if send else None
+
+    def finish(self, template: dict | None) -> list[dict]:
+        """At `[DONE]`: a last chunk for each choice the engine never finished."""
+        out = []
+        for index, state in self.choices.items():
+            if state.closed:
+                continue
+            delta: dict = {}
+            self._delta(state, delta, state.splitter.close())
+            chunk = {**(template or {}), "choices": [{"index": index, "delta": delta, "finish_reason": None,
+                                                      "x_plug": self._close(state)}]}
+            chunk.pop("usage", None)
+            out.append(chunk)
+        return out
+
+    def _choice(self, index: int) -> _Choice:
+        if index not in self.choices:
+            self.choices[index] = _Choice(answer_splitter(self.config, self.options.target_language))
+        return self.choices[index]
+
+    def _take(self, state: _Choice, got) -> None:
+        if got.pivot:
+            state.pivot.append(got.pivot)
+        if got.target:
+            state.target.append(got.target)
+
+    def _delta(self, state: _Choice, delta: dict, got) -> None:
+        self._take(state, got)
+        if got.target:
+            delta["content"] = got.target
+        if got.pivot and self.options.show_pivot:
+            delta["reasoning_content"] = got.pivot
+
+    def _close(self, state: _Choice) -> dict:
+        state.closed = True
+        return self._report(state)
+
+    def _report(self, state: _Choice) -> dict:
+        count = self.count_tokens
+        pivot, target = "".join(state.pivot), "".join(state.target)
+        return {
+            "status": state.splitter.status,
+            "target_language": self.options.target_language,
+            "pivot_tokens": count(pivot) if count else None,
+            "target_tokens": count(target) if count else None,
+        }
+
+
+# -- the server -----------------------------------------------------------------------------
+def error_body(message: str, kind: str = "invalid_request_error", param: str | None = None, code=None) -> dict:
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+def _sse(data: dict) -> bytes:
+    return b"data: " + json.dumps(data, ensure_ascii=False).encode("utf-8") + b"\n\n"
+
+
+async def _sse_data(response: httpx.Response) -> AsyncIterator[str]:
+    """The `data` of each server-sent event of a response."""
+    lines: list[str] = []
+    async for line in response.aiter_lines():
+        if line:
+            if line.startswith("data:"):
+                lines.append(line[5:].removeprefix(" "))
+            continue
+        if lines:
+            yield "\n".join(lines)
+            lines = []
+    if lines:
+        yield "\n".join(lines)
+
+
+class EventStream:
+    """An SSE response that watches for the client going away the whole time (also while
+    nothing is sent) and then cancels the stream, whose `finally` closes the upstream."""
+
+    def __init__(self, events: AsyncIterator[bytes]):
+        self.events = events
+
+    async def __call__(self, scope, receive, send) -> None:
+        async with anyio.create_task_group() as group:
+
+            async def watch() -> None:
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                group.cancel_scope.cancel()
+
+            group.start_soon(watch)
+            try:
+                await send({"type": "http.response.start", "status": 200, "headers": [
+                    (b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache"),
+                    (b"x-accel-buffering", b"no")]})
+                async for event in self.events:
+                    await send({"type": "http.response.body", "body": event, "more_body": True})
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            except OSError:
+                pass  # the client went away
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await self.events.aclose()
+                group.cancel_scope.cancel()
+
+
+def create_app(
+    upstream: str,
+    config: PlugConfig,
+    *,
+    show_pivot: bool = False,
+    count_tokens: Callable[[str], int] | None = None,
+    timeout: float = 600.0,
+) -> Starlette:
+    """The proxy as an ASGI app. `upstream` is the engine's OpenAI base URL (…/v1)."""
+    base = upstream.rstrip("/")
+    base = base if base.endswith("/v1") else base + "/v1"
+    client = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=10.0),
+                               limits=httpx.Limits(max_connections=None, max_keepalive_connections=64))
+
+    def forwarded(request: Request) -> dict:
+        auth = request.headers.get("authorization")
+        return {"authorization": auth} if auth else {}
+
+    def passthrough(response: httpx.Response, content: bytes) -> Response:
+        return Response(content, status_code=response.status_code,
+                        media_type=response.headers.get("content-type", "application/json"))
+
+    def unreachable(exc: Exception) -> JSONResponse:
+        return JSONResponse(error_body(f"upstream {base} failed: {type(exc).__name__}: {exc}", "upstream_error"), 502)
+
+    async def models(request: Request) -> Response:
+        try:
+            response = await client.get(f"{base}/models", headers=forwarded(request))
+        except httpx.HTTPError as exc:
+            return unreachable(exc)
+        return passthrough(response, response.content)
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "upstream": base})
+
+    async def completions(request: Request) -> Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            return JSONResponse(error_body("the request body is not JSON"), 400)
+        try:
+            body, options = plug_request(body, config, show_pivot)
+        except RequestError as exc:
+            return JSONResponse(error_body(str(exc), param=exc.param), 400)
+        rewriter = Rewriter(config, options, count_tokens)
+        url = f"{base}/chat/completions"
+        if not body.get("stream"):
+            try:
+                response = await client.post(url, json=body, headers=forwarded(request))
+            except httpx.HTTPError as exc:
+                return unreachable(exc)
+            if response.status_code != 200:
+                return passthrough(response, response.content)
+            try:
+                reply = response.json()
+            except ValueError:
+                return JSONResponse(error_body("upstream reply is not JSON", "upstream_error"), 502)
+            return JSONResponse(rewriter.completion(reply))
+        try:
+            response = await client.send(client.build_request("POST", url, json=body, headers=forwarded(request)),
+                                         stream=True)
+        except httpx.HTTPError as exc:
+            return unreachable(exc)
+        if response.status_code != 200:
+            content = await response.aread()
+            await response.aclose()
+            return passthrough(response, content)
+        return EventStream(_events(response, rewriter))
+
+    async def _events(response: httpx.Response, rewriter: Rewriter) -> AsyncIterator[bytes]:
+        last = None
+        try:
+            async for data in _sse_data(response):
+                if data.strip() == "[DONE]":
+                    for chunk in rewriter.finish(last):
+                        yield _sse(chunk)
+                    yield b"data: [DONE]\n\n"
+                    return
+                try:
+                    chunk = json.loads(data)
+                except ValueError:
+                    yield _sse(error_body(f"upstream sent an event that is not JSON: {data[:200]!r}", "upstream_error"))
+                    return
+                if isinstance(chunk, dict) and chunk.get("error"):  # the engine's own error event
+                    yield _sse(chunk)
+                    return
+                last = {k: v for k, v in chunk.items() if k != "choices"}
+                out = rewriter.chunk(chunk)
+                if out is not None:
+                    yield _sse(out)
+            if rewriter.choices and all(state.closed for state in rewriter.choices.values()):
+                yield b"data: [DONE]\n\n"  # every answer finished (`transformers serve` sends no [DONE])
+                return
+            yield _sse(error_body("upstream stream ended without [DONE] before the answer finished", "upstream_error"))
+        except httpx.HTTPError as exc:
+            yield _sse(error_body(f"upstream stream broke off: {type(exc).__name__}: {exc}", "upstream_error"))
+        finally:
+            await response.aclose()
+
+    @asynccontextmanager
+    async def lifespan(app):
+        yield
+        await client.aclose()
+
+    routes = [
+        Route("/v1/chat/completions", completions, methods=["POST"]),
+        Route("/v1/models", models, methods=["GET"]),
+        Route("/health", health, methods=["GET"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def token_counter(tokenizer_dir: str | None) -> Callable[[str], int] | None:
+    """Counts tokens with the model's tokenizer, or None where it cannot be loaded."""
+    if not tokenizer_dir:
+        return None
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"]) if text else 0
