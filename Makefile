@@ -4,6 +4,8 @@
 #   make test                      Python 3.11 + axolotl 0.19 (.venv, the default)
 #   make test-axolotl-0.21         Python 3.12 + axolotl 0.21 (.venv-axolotl-0.21)
 #   make demo-axolotl-0.21         the demo on the second stack
+#   make test-vllm                 the vLLM reasoning parser against vLLM 0.33 (.venv-vllm;
+#                                  vLLM pins its own torch; not part of `make test`)
 # Any target runs on another stack with VENV=... PYTHON=... AXOLOTL_VERSION=...
 VENV ?= .venv
 PYTHON ?= python3
@@ -26,7 +28,10 @@ TOKENIZER_FIXTURES ?= $(HOME)/.cache/axolotl-plug/tokenizers
 export PLUG_TOKENIZER_FIXTURES := $(TOKENIZER_FIXTURES)
 LLAMA_CPP_ARCHIVE := $(TOKENIZER_FIXTURES)/llama_cpp_python-0.3.36.tar.gz
 
-.PHONY: install test demo demo-model clean test-axolotl-0.21 demo-axolotl-0.21 tokenizer-fixtures python312
+VLLM_VERSION ?= 0.33.0
+VLLM_VENV := .venv-vllm
+
+.PHONY: install test demo test-vllm demo-model clean test-axolotl-0.21 demo-axolotl-0.21 tokenizer-fixtures python312
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -68,6 +73,18 @@ test-axolotl-0.21: python312
 
 demo-axolotl-0.21: python312
 	$(MAKE) demo $(STACK_0_21)
+
+# vLLM in a venv of its own (it pins torch 2.14); axolotl-plug goes in without its
+# dependencies, as the README tells vLLM users to install it
+$(VLLM_VENV)/.installed: pyproject.toml | python312
+	test -x $(VLLM_VENV)/bin/python || $(PYTHON312) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -m pip install -q --upgrade pip
+	$(VLLM_VENV)/bin/python -m pip install -q vllm==$(VLLM_VERSION) pytest
+	$(VLLM_VENV)/bin/python -m pip install -q --no-deps -e .
+	touch $@
+
+test-vllm: $(VLLM_VENV)/.installed
+	$(VLLM_VENV)/bin/python -m pytest -q -p no:cacheprovider tests_vllm
 
 clean:
 	rm -rf outputs last_run_prepared

@@ -261,6 +261,31 @@ def serve(upstream, model_dir, config_path, host, port, show_pivot, timeout):
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
+@plug.command()
+@click.argument("config", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option("--model-dir", default=None, help="Trained output folder: a full model or a LoRA adapter (default: the config's output_dir).")
+@click.option("--lang", default=None, help="Target language code (default: the config's; a per-row model identifies it per message).")
+@click.option("--show-pivot", is_flag=True, help="Show the pivot sections too, dimmed.")
+@click.option("--max-new-tokens", default=None, type=int, help="Default: what sequence_len leaves after the prompt.")
+@click.option("--temperature", default=0.0, show_default=True, help="0 decodes greedily, as evaluation does.")
+def chat(config, model_dir, lang, show_pivot, max_new_tokens, temperature):
+    """Chat with a trained PLUG model in the terminal: see the target answer, streamed.
+
+    Each line you type is a new conversation with the PLUG prompt training used; the
+    answer ends with its extraction status and speed. Ctrl-D or `exit` quits."""
+    from .eval.generation import load_for_generation
+    from .serving.chat import chat_loop
+
+    from .languages import LANGUAGES
+
+    settings, sequence_len, folder = _model_settings(config, model_dir)
+    if lang is not None and lang not in LANGUAGES:
+        raise click.UsageError(f"--lang {lang!r} is not a known language code")
+    model, tokenizer = load_for_generation(folder)
+    chat_loop(model, tokenizer, settings, lang, show_pivot=show_pivot, max_new_tokens=max_new_tokens,
+              sequence_len=sequence_len, temperature=temperature)
+
+
 @plug.command("demo-model")
 @click.option("--output", default=DEFAULT_DEMO_MODEL, show_default=True, type=click.Path(file_okay=False))
 def demo_model(output: str):

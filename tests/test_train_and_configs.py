@@ -17,10 +17,11 @@ from axolotl_plug.templates import template_dir
 BIN = Path(sys.executable).parent
 
 
-def run_axolotl(*args: str, cwd: Path = REPO, timeout: int = 600) -> subprocess.CompletedProcess:
+def run_axolotl(*args: str, cwd: Path = REPO, timeout: int = 600, input: str | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": f"{BIN}:{os.environ.get('PATH', '')}", "HF_HUB_OFFLINE": "1", "AXOLOTL_DO_NOT_TRACK": "1"}
     return subprocess.run(
-        [str(BIN / "axolotl"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+        [str(BIN / "axolotl"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+        input=input if input is not None else "",
     )
 
 

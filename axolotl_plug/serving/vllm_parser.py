@@ -1,0 +1,98 @@
+"""A vLLM reasoning parser for PLUG models: vLLM itself returns the target answer as
+`content` and the pivot sections as reasoning.
+
+    pip install --no-deps axolotl-plug          # into vLLM's environment: it needs only
+                                                # pydantic and jinja2, which vLLM has
+    vllm serve MODEL_DIR --reasoning-parser-plugin axolotl_plug.serving.vllm_parser \\
+        --reasoning-parser plug
+
+(`python -m axolotl_plug.serving.vllm_plugin_path` prints this file's path, which
+`--reasoning-parser-plugin` takes as well.) MODEL_DIR is the folder training wrote, with
+plug.json in it; `AXOLOTL_PLUG_MODEL_DIR` points elsewhere when vLLM serves a copy
+without it. A model trained with per-row languages needs each request to name its target
+language: `"chat_template_kwargs": {"plug_target_language": "zh"}`.
+
+The parser is the streaming splitter behind vLLM's own API: vLLM makes one per request
+and choice, feeds it every delta, and at the end of the stream asks it for what is still
+held back (`get_streaming_fallback_content`). The reasoning phase never "ends" for vLLM,
+so every delta goes through the splitter, also text after the target section, and
+`is_reasoning_end` is always False: structured output (guided decoding) waits for a
+reasoning end and so does not combine with this parser.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+from vllm.reasoning import ReasoningParser, ReasoningParserManager
+
+try:  # vLLM >= 0.2x moved the protocol classes
+    from vllm.entrypoints.generate.base.protocol import DeltaMessage
+except ImportError:  # pragma: no cover - older vLLM
+    from vllm.entrypoints.openai.protocol import DeltaMessage
+
+from axolotl_plug.serving.settings import read_settings
+from axolotl_plug.serving.split import answer_splitter
+
+MODEL_DIR_ENV = "AXOLOTL_PLUG_MODEL_DIR"
+LANGUAGE_KWARG = "plug_target_language"
+
+
+@lru_cache(maxsize=8)
+def _settings(folder: str):
+    return read_settings(folder)[0]
+
+
+def _model_folder(tokenizer, model_config) -> str:
+    if os.environ.get(MODEL_DIR_ENV):
+        return os.environ[MODEL_DIR_ENV]
+    for candidate in (getattr(model_config, "tokenizer", None), getattr(model_config, "model", None),
+                      getattr(tokenizer, "name_or_path", None)):
+        if candidate and Path(candidate, "plug.json").is_file():
+            return str(candidate)
+    raise FileNotFoundError(f"no plug.json next to the served model: serve the folder training wrote, "
+                            f"or set {MODEL_DIR_ENV} to it")
+
+
+@ReasoningParserManager.register_module("plug")
+class PlugReasoningParser(ReasoningParser):
+    """Pivot sections -> reasoning, target answer -> content (see the module docstring)."""
+
+    def __init__(self, tokenizer, *args, **kwargs):
+        super().__init__(tokenizer, *args, **kwargs)
+        self.config = _settings(_model_folder(tokenizer, kwargs.get("model_config")))
+        requested = (kwargs.get("chat_template_kwargs") or {}).get(LANGUAGE_KWARG)
+        self.target_language = requested or self.config.target_language
+        if self.target_language is None and "chat_template_kwargs" in kwargs:  # a request, not vLLM's start-up check
+            raise ValueError(f"this model was trained with per-row languages: send "
+                             f'"chat_template_kwargs": {{"{LANGUAGE_KWARG}": "<code>"}}')
+        self.splitter = answer_splitter(self.config, self.target_language or "en")
+
+    def is_reasoning_end(self, input_ids: Sequence[int]) -> bool:
+        return False  # a later section can still be pivot text: the splitter decides to the end
+
+    def is_reasoning_end_streaming(self, input_ids: Sequence[int], delta_ids) -> bool:
+        return False
+
+    def extract_content_ids(self, input_ids: list[int]) -> list[int]:
+        return input_ids
+
+    def extract_reasoning(self, model_output: str, request) -> tuple[str | None, str | None]:
+        splitter = answer_splitter(self.config, self.target_language or "en")
+        first, rest = splitter.feed(model_output), splitter.close()
+        return (first.pivot + rest.pivot) or None, (first.target + rest.target) or None
+
+    def extract_reasoning_streaming(self, previous_text, current_text, delta_text, previous_token_ids,
+                                    current_token_ids, delta_token_ids) -> DeltaMessage | None:
+        got = self.splitter.feed(delta_text)
+        if not got.pivot and not got.target:
+            return None
+        return DeltaMessage(reasoning=got.pivot or None, content=got.target or None)
+
+    def get_streaming_fallback_content(self, text: str, request) -> str | None:
+        """The end of the stream: the target text held back until now (a tail that could
+        still have become a header). Pivot text held back then is dropped."""
+        return self.splitter.close().target or None
