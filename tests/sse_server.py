@@ -10,7 +10,8 @@ The last user message picks the behaviour, so one server serves every case:
     "error:<text>"   stream <text>, then an SSE error event (as vLLM sends one)
     "slow:<text>"    one character every 50 ms; records when the client hangs up
     "status:<code>"  answer with that HTTP status and an OpenAI error body
-    "instant:<n>"    n chunks of one character each as fast as the socket takes them
+    "paced:<n>"      a target header, then n one-character chunks 1 ms apart, each with
+                     `t_sent` (time.monotonic_ns() when written): for latency measurements
 
 A request with `"stream": false` gets the whole text as one completion. Every request
 body is kept in `requests` (to check what the proxy sent upstream).
@@ -54,8 +55,9 @@ class ScriptedEngine:
                 how, _, text = body["messages"][-1]["content"].partition(":")
                 if how == "status":
                     return self._json(int(text), {"error": {"message": f"scripted {text}", "type": "server_error"}})
-                if how == "instant":
-                    text = "x" * int(text)
+                paced = how == "paced"
+                if paced:
+                    text = "中文回复：\n" + "好" * int(text)
                 if not body.get("stream"):
                     return self._json(200, {
                         "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "scripted",
@@ -71,7 +73,11 @@ class ScriptedEngine:
                     for char in text:
                         if how == "slow":
                             time.sleep(0.05)
-                        self._event(chunk(char))
+                        if paced:
+                            time.sleep(0.001)
+                            self._event(chunk(char) | {"t_sent": time.monotonic_ns()})
+                        else:
+                            self._event(chunk(char))
                     if how == "break":
                         self.wfile.write(b"400\r\ndata: {\"choi")  # promises 1024 bytes, sends 12
                         self.wfile.flush()

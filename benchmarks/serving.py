@@ -1,0 +1,189 @@
+"""What PLUG costs at inference, measured through `axolotl plug serve`.
+
+    make demo && python benchmarks/serving.py [--model-dir outputs/demo/model] [--max-tokens 256]
+
+1. `transformers serve` (CPU) runs the demo model that `make demo` trained (its LoRA
+   merged into the base), behind `axolotl plug serve`; the 40 held-out demo prompts are
+   streamed one at a time, greedy. Printed: the median time to the first token (pivot
+   text included) and to the first target token.
+2. The same prompts go, without the PLUG system prompt, to the untrained SmolLM2 model
+   (no `mode: monolingual` model is trained by the demo): the mean number of tokens
+   generated per answer, PLUG against the untrained model.
+3. The proxy's own latency: a loopback engine streams 2000 one-character chunks, 1 ms
+   apart, each stamped with its send time; a client reads them directly and through
+   `plug serve`. Printed: p50 and p99 of the arrival delay per chunk, both ways, and
+   their difference (what the proxy adds). Target: under 1 ms at p99.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from serving import free_port, transformers_serve  # noqa: E402  (tests/serving.py)
+from sse_server import ScriptedEngine  # noqa: E402  (tests/sse_server.py)
+
+
+@contextmanager
+def plug_serve(upstream: str, model_dir: Path):
+    port = free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "AXOLOTL_DO_NOT_TRACK": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "axolotl_plug", "serve", "--upstream", upstream, "--model-dir",
+                                str(model_dir), "--port", str(port)], env=env, cwd=REPO)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        yield f"{url}/v1"
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def merged_model(model_dir: Path, scratch: Path) -> Path:
+    """A full model folder for the engine: the LoRA adapter merged into its base."""
+    if not (model_dir / "adapter_config.json").is_file():
+        return model_dir
+    from axolotl_plug.eval.generation import load_for_generation
+
+    model, tokenizer = load_for_generation(model_dir)
+    folder = scratch / "merged"
+    model.merge_and_unload().save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    (folder / "plug.json").write_text((model_dir / "plug.json").read_text(encoding="utf-8"), encoding="utf-8")
+    return folder
+
+
+def stream_times(url: str, body: dict) -> dict:
+    """Seconds to the first token and to the first target token, and the text."""
+    start = time.perf_counter()
+    first = first_target = None
+    content, pivot, report, usage = [], [], None, None
+    with httpx.stream("POST", f"{url}/chat/completions", json=body, timeout=600) as response:
+        response.raise_for_status()
+        for line in response.iter_lines():
+            if not line.startswith("data: ") or line == "data: [DONE]":
+                continue
+            chunk = json.loads(line[6:])
+            assert "error" not in chunk, chunk
+            usage = chunk.get("usage") or usage
+            for choice in chunk.get("choices", []):
+                delta = choice.get("delta") or {}
+                now = time.perf_counter() - start
+                if delta.get("reasoning_content") or delta.get("content"):
+                    first = first if first is not None else now
+                if delta.get("content"):
+                    first_target = first_target if first_target is not None else now
+                content.append(delta.get("content") or "")
+                pivot.append(delta.get("reasoning_content") or "")
+                report = choice.get("x_plug") or report
+    return {"first": first, "first_target": first_target, "content": "".join(content), "pivot": "".join(pivot),
+            "x_plug": report, "usage": usage}
+
+
+def model_costs(model_dir: Path, base_dir: Path, records: list[dict], max_tokens: int, scratch: Path) -> None:
+    served = merged_model(model_dir, scratch)
+    settings = {"temperature": 0.0, "max_tokens": max_tokens, "stream": True}
+    plug_rows = []
+    with transformers_serve(served, scratch) as engine, plug_serve(engine, served) as proxy:
+        for record in records:
+            body = {"model": str(served), "messages": [{"role": "user", "content": record["instruction"]}],
+                    "x_plug": {"target_language": record["lang"], "show_pivot": True}, **settings}
+            plug_rows.append(stream_times(proxy, body))
+    base_rows = []
+    with transformers_serve(base_dir, scratch) as engine:
+        for record in records:
+            body = {"model": str(base_dir), "messages": [{"role": "user", "content": record["instruction"]}], **settings}
+            base_rows.append(stream_times(engine, body))  # straight to the engine: no PLUG, no proxy
+    def generated(row: dict) -> int:  # the engine's own count, headers included
+        assert row["usage"], "the engine sent no usage"
+        return row["usage"]["completion_tokens"]
+
+    firsts = [r["first"] for r in plug_rows if r["first"] is not None]
+    targets = [r["first_target"] for r in plug_rows if r["first_target"] is not None]
+    plug_tokens = [generated(r) for r in plug_rows]
+    base_tokens = [generated(r) for r in base_rows]
+    statuses = [r["x_plug"]["status"] for r in plug_rows]
+    print(f"prompts={len(records)} max_tokens={max_tokens} engine=transformers-serve-cpu")
+    print(f"plug_ttft_median_s={statistics.median(firsts):.3f}")
+    print(f"plug_time_to_first_target_token_median_s={statistics.median(targets):.3f} "
+          f"(answers with a target: {len(targets)}/{len(plug_rows)}; statuses ok: {statuses.count('ok')})")
+    print(f"untrained_ttft_median_s={statistics.median(r['first'] for r in base_rows if r['first'] is not None):.3f}")
+    print(f"mean_generated_tokens plug={statistics.mean(plug_tokens):.1f} untrained={statistics.mean(base_tokens):.1f} "
+          f"ratio={statistics.mean(plug_tokens) / statistics.mean(base_tokens):.2f} "
+          f"(truncated at max_tokens: plug {sum(t >= max_tokens for t in plug_tokens)}, "
+          f"untrained {sum(t >= max_tokens for t in base_tokens)})")
+
+
+def delays(url: str, chunks: int) -> list[float]:
+    """Milliseconds from each chunk's send (t_sent) to its arrival here."""
+    out = []
+    body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": f"paced:{chunks}"}],
+            "x_plug": {"target_language": "zh"}}
+    with httpx.stream("POST", f"{url}/chat/completions", json=body, timeout=60) as response:
+        for line in response.iter_lines():
+            arrived = time.monotonic_ns()
+            if line.startswith("data: {"):
+                chunk = json.loads(line[6:])
+                if "t_sent" in chunk and (chunk["choices"] and chunk["choices"][0]["delta"].get("content")):
+                    out.append((arrived - chunk["t_sent"]) / 1e6)
+    return out
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def proxy_latency(model_dir: Path, chunks: int, rounds: int) -> None:
+    with ScriptedEngine() as engine, plug_serve(engine.url, model_dir) as proxy:
+        direct, through = [], []
+        delays(proxy, 100)  # warm-up: connections, first imports
+        for _ in range(rounds):  # alternate, so both see the same machine state
+            direct += delays(engine.url, chunks)
+            through += delays(proxy, chunks)
+    for name, values in (("direct", direct), ("through_proxy", through)):
+        print(f"{name}_chunk_delay_ms p50={percentile(values, 0.5):.3f} p99={percentile(values, 0.99):.3f} n={len(values)}")
+    print(f"proxy_added_ms p50={percentile(through, 0.5) - percentile(direct, 0.5):.3f} "
+          f"p99={percentile(through, 0.99) - percentile(direct, 0.99):.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model-dir", type=Path, default=REPO / "outputs/demo/model")
+    parser.add_argument("--base-model", type=Path, default=REPO / "models/smollm2-135m-instruct")
+    parser.add_argument("--heldout", type=Path, default=REPO / "example_configs/data/demo_heldout.jsonl")
+    parser.add_argument("--max-tokens", type=int, default=256)
+    parser.add_argument("--chunks", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--skip-model", action="store_true", help="Only the proxy latency (no trained model needed).")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if not (args.model_dir / "plug.json").is_file():
+        sys.exit(f"{args.model_dir}/plug.json not found: run `make demo` first")
+    proxy_latency(args.model_dir, args.chunks, args.rounds)
+    if not args.skip_model:
+        records = [json.loads(line) for line in args.heldout.read_text(encoding="utf-8").splitlines() if line.strip()]
+        with tempfile.TemporaryDirectory() as scratch:
+            model_costs(args.model_dir, args.base_model, records, args.max_tokens, Path(scratch))
+
+
+if __name__ == "__main__":
+    main()
