@@ -276,11 +276,13 @@ def chat(config, model_dir, lang, show_pivot, max_new_tokens, temperature):
     from .eval.generation import load_for_generation
     from .serving.chat import chat_loop
 
-    from .languages import LANGUAGES
+    from .languages import UnknownLanguageError, get_language
 
     settings, sequence_len, folder = _model_settings(config, model_dir)
-    if lang is not None and lang not in LANGUAGES:
-        raise click.UsageError(f"--lang {lang!r} is not a known language code")
+    try:
+        get_language(lang or "en", settings.header_overrides())
+    except UnknownLanguageError as exc:
+        raise click.UsageError(f"--lang: {exc}") from None
     model, tokenizer = load_for_generation(folder)
     chat_loop(model, tokenizer, settings, lang, show_pivot=show_pivot, max_new_tokens=max_new_tokens,
               sequence_len=sequence_len, temperature=temperature)

@@ -1,14 +1,17 @@
 """What PLUG costs at inference, measured through `axolotl plug serve`.
 
     make demo && python benchmarks/serving.py [--model-dir outputs/demo/model] [--max-tokens 256]
+    [--baseline-dir outputs/demo-monolingual/model]
 
 1. `transformers serve` (CPU) runs the demo model that `make demo` trained (its LoRA
    merged into the base), behind `axolotl plug serve`; the 40 held-out demo prompts are
    streamed one at a time, greedy. Printed: the median time to the first token (pivot
    text included) and to the first target token.
-2. The same prompts go, without the PLUG system prompt, to the untrained SmolLM2 model
-   (no `mode: monolingual` model is trained by the demo): the mean number of tokens
-   generated per answer, PLUG against the untrained model.
+2. The same prompts go to the baseline: the demo trained with `mode: monolingual`
+   (`axolotl train example_configs/plug_demo_monolingual.yml`), also behind `plug serve`;
+   without it, the untrained SmolLM2 model with the bare instruction. Printed: the mean
+   number of tokens generated per answer (the engine's `usage`), PLUG against baseline,
+   and PLUG's pivot and target tokens (`x_plug`).
 3. The proxy's own latency: a loopback engine streams 2000 one-character chunks, 1 ms
    apart, each stamped with its send time; a client reads them directly and through
    `plug serve`. Printed: p50 and p99 of the arrival delay per chunk, both ways, and
@@ -25,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import httpx
@@ -98,38 +101,49 @@ def stream_times(url: str, body: dict) -> dict:
             "x_plug": report, "usage": usage}
 
 
-def model_costs(model_dir: Path, base_dir: Path, records: list[dict], max_tokens: int, scratch: Path) -> None:
-    served = merged_model(model_dir, scratch)
+def answer_all(served: Path, records: list[dict], settings: dict, scratch: Path, proxied: bool) -> list[dict]:
+    """Stream every prompt, one at a time: through `plug serve` (which adds the system
+    prompt training used) or straight to the engine with the bare instruction."""
+    rows = []
+    with transformers_serve(served, scratch) as engine:
+        with plug_serve(engine, served) if proxied else nullcontext(engine) as url:
+            for record in records:
+                body = {"model": str(served), "messages": [{"role": "user", "content": record["instruction"]}], **settings}
+                if proxied:
+                    body["x_plug"] = {"target_language": record["lang"], "show_pivot": True}
+                rows.append(stream_times(url, body))
+    return rows
+
+
+def model_costs(model_dir: Path, baseline_dir: Path | None, base_dir: Path, records: list[dict], max_tokens: int,
+                scratch: Path) -> None:
     settings = {"temperature": 0.0, "max_tokens": max_tokens, "stream": True}
-    plug_rows = []
-    with transformers_serve(served, scratch) as engine, plug_serve(engine, served) as proxy:
-        for record in records:
-            body = {"model": str(served), "messages": [{"role": "user", "content": record["instruction"]}],
-                    "x_plug": {"target_language": record["lang"], "show_pivot": True}, **settings}
-            plug_rows.append(stream_times(proxy, body))
-    base_rows = []
-    with transformers_serve(base_dir, scratch) as engine:
-        for record in records:
-            body = {"model": str(base_dir), "messages": [{"role": "user", "content": record["instruction"]}], **settings}
-            base_rows.append(stream_times(engine, body))  # straight to the engine: no PLUG, no proxy
+    plug_rows = answer_all(merged_model(model_dir, scratch / "plug"), records, settings, scratch, proxied=True)
+    if baseline_dir is not None:
+        baseline, name = answer_all(merged_model(baseline_dir, scratch / "baseline"), records, settings, scratch, True), "monolingual"
+    else:
+        baseline, name = answer_all(base_dir, records, settings, scratch, proxied=False), "untrained"
+
     def generated(row: dict) -> int:  # the engine's own count, headers included
         assert row["usage"], "the engine sent no usage"
         return row["usage"]["completion_tokens"]
 
-    firsts = [r["first"] for r in plug_rows if r["first"] is not None]
-    targets = [r["first_target"] for r in plug_rows if r["first_target"] is not None]
-    plug_tokens = [generated(r) for r in plug_rows]
-    base_tokens = [generated(r) for r in base_rows]
+    def median(rows: list[dict], key: str) -> str:
+        values = [r[key] for r in rows if r[key] is not None]
+        return f"{statistics.median(values):.3f}"
+
+    plug_tokens, base_tokens = [generated(r) for r in plug_rows], [generated(r) for r in baseline]
     statuses = [r["x_plug"]["status"] for r in plug_rows]
-    print(f"prompts={len(records)} max_tokens={max_tokens} engine=transformers-serve-cpu")
-    print(f"plug_ttft_median_s={statistics.median(firsts):.3f}")
-    print(f"plug_time_to_first_target_token_median_s={statistics.median(targets):.3f} "
-          f"(answers with a target: {len(targets)}/{len(plug_rows)}; statuses ok: {statuses.count('ok')})")
-    print(f"untrained_ttft_median_s={statistics.median(r['first'] for r in base_rows if r['first'] is not None):.3f}")
-    print(f"mean_generated_tokens plug={statistics.mean(plug_tokens):.1f} untrained={statistics.mean(base_tokens):.1f} "
+    print(f"prompts={len(records)} max_tokens={max_tokens} engine=transformers-serve-cpu baseline={name}")
+    print(f"plug_ttft_median_s={median(plug_rows, 'first')} plug_first_target_token_median_s={median(plug_rows, 'first_target')} "
+          f"{name}_ttft_median_s={median(baseline, 'first')}")
+    print(f"plug_answers_with_target={sum(r['first_target'] is not None for r in plug_rows)}/{len(plug_rows)} "
+          f"status_ok={statuses.count('ok')}")
+    print(f"mean_generated_tokens plug={statistics.mean(plug_tokens):.1f} {name}={statistics.mean(base_tokens):.1f} "
           f"ratio={statistics.mean(plug_tokens) / statistics.mean(base_tokens):.2f} "
-          f"(truncated at max_tokens: plug {sum(t >= max_tokens for t in plug_tokens)}, "
-          f"untrained {sum(t >= max_tokens for t in base_tokens)})")
+          f"(cut at max_tokens: plug {sum(t >= max_tokens for t in plug_tokens)}, {name} {sum(t >= max_tokens for t in base_tokens)})")
+    print(f"plug_mean_tokens pivot={statistics.mean(r['x_plug']['pivot_tokens'] for r in plug_rows):.1f} "
+          f"target={statistics.mean(r['x_plug']['target_tokens'] for r in plug_rows):.1f} (headers in neither)")
 
 
 def delays(url: str, chunks: int) -> list[float]:
@@ -168,6 +182,9 @@ def proxy_latency(model_dir: Path, chunks: int, rounds: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model-dir", type=Path, default=REPO / "outputs/demo/model")
+    parser.add_argument("--baseline-dir", type=Path, default=REPO / "outputs/demo-monolingual/model",
+                        help="A `mode: monolingual` model (example_configs/plug_demo_monolingual.yml); "
+                             "if missing, the untrained base model is the baseline.")
     parser.add_argument("--base-model", type=Path, default=REPO / "models/smollm2-135m-instruct")
     parser.add_argument("--heldout", type=Path, default=REPO / "example_configs/data/demo_heldout.jsonl")
     parser.add_argument("--max-tokens", type=int, default=256)
@@ -182,7 +199,8 @@ def main() -> None:
     if not args.skip_model:
         records = [json.loads(line) for line in args.heldout.read_text(encoding="utf-8").splitlines() if line.strip()]
         with tempfile.TemporaryDirectory() as scratch:
-            model_costs(args.model_dir, args.base_model, records, args.max_tokens, Path(scratch))
+            baseline = args.baseline_dir if (args.baseline_dir / "plug.json").is_file() else None
+            model_costs(args.model_dir, baseline, args.base_model, records, args.max_tokens, Path(scratch))
 
 
 if __name__ == "__main__":

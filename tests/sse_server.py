@@ -8,7 +8,8 @@ The last user message picks the behaviour, so one server serves every case:
                      (as `transformers serve` does)
     "break:<text>"   stream <text>, then drop the connection in the middle of a chunk
     "error:<text>"   stream <text>, then an SSE error event (as vLLM sends one)
-    "slow:<text>"    one character every 50 ms; records when the client hangs up
+    "slow:<text>"    one character every 50 ms (not streamed: the whole after as long);
+                     records when the client hangs up
     "status:<code>"  answer with that HTTP status and an OpenAI error body
     "paced:<n>"      a target header, then n one-character chunks 1 ms apart, each with
                      `t_sent` (time.monotonic_ns() when written): for latency measurements
@@ -20,6 +21,7 @@ body is kept in `requests` (to check what the proxy sent upstream).
 from __future__ import annotations
 
 import json
+import select
 import socket
 import threading
 import time
@@ -59,6 +61,8 @@ class ScriptedEngine:
                 if paced:
                     text = "中文回复：\n" + "好" * int(text)
                 if not body.get("stream"):
+                    if how == "slow" and self._client_gone(len(text) * 0.05):
+                        return server.hung_up.append(time.monotonic())
                     return self._json(200, {
                         "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "scripted",
                         "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
@@ -97,6 +101,14 @@ class ScriptedEngine:
                     self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):
                     server.hung_up.append(time.monotonic())
+
+            def _client_gone(self, seconds: float) -> bool:
+                """Wait up to `seconds` ("generating"); True as soon as the client hangs up."""
+                deadline = time.monotonic() + seconds
+                while time.monotonic() < deadline:
+                    if select.select([self.connection], [], [], 0.02)[0] and not self.connection.recv(1, socket.MSG_PEEK):
+                        return True
+                return False
 
             def _event(self, data: dict):
                 self._raw(b"data: " + json.dumps(data, ensure_ascii=False).encode() + b"\n\n")

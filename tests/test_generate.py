@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from axolotl_plug.extract import extract, reference_target
 from conftest import ROWS
 from serving import transformers_serve

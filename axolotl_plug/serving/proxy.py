@@ -36,7 +36,7 @@ from starlette.routing import Route
 
 from ..args import PlugConfig
 from ..dataset.layout import prompt_messages
-from ..languages import LANGUAGES
+from ..languages import LANGUAGES, UnknownLanguageError, get_language
 from .split import answer_splitter
 
 SYSTEM_ROLES = ("system", "developer")
@@ -69,9 +69,10 @@ def plug_request(body: dict, config: PlugConfig, show_pivot: bool = False) -> tu
     if not isinstance(extra, dict):
         raise RequestError("`x_plug` must be an object: {\"target_language\": ..., \"show_pivot\": ...}", "x_plug")
     lang = extra.get("target_language") or config.target_language or _identify(messages, config)
-    if lang not in LANGUAGES:
-        raise RequestError(f"x_plug.target_language {lang!r} is not a known language code ({', '.join(sorted(LANGUAGES))})",
-                           "x_plug.target_language")
+    try:
+        get_language(str(lang), config.header_overrides())
+    except UnknownLanguageError as exc:
+        raise RequestError(f"x_plug.target_language: {exc}", "x_plug.target_language") from None
     upstream = {key: value for key, value in body.items() if key != "x_plug"}
     if not any(m.get("role") in SYSTEM_ROLES for m in messages):
         upstream["messages"] = prompt_messages("", lang, config)[:-1] + messages  # the system turn training used
@@ -83,7 +84,8 @@ def _identify(messages: list[dict], config: PlugConfig) -> str:
     from ..langid import identify
 
     text = next((_text(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
-    lang = identify(text, [code for code in LANGUAGES if code != config.pivot_language]) if text else None
+    candidates = (set(LANGUAGES) | set(config.header_overrides())) - {config.pivot_language}
+    lang = identify(text, candidates) if text else None
     if lang is None:
         raise RequestError("this model was trained with per-row languages and the last user message has no "
                            "letters to tell its language: send \"x_plug\": {\"target_language\": \"<code>\"}",
@@ -246,6 +248,27 @@ class EventStream:
                 group.cancel_scope.cancel()
 
 
+async def _unless_disconnected(request: Request, work):
+    """Await `work`, or cancel it (closing its engine request) when the client goes away
+    first; None then."""
+    result = None
+    async with anyio.create_task_group() as group:
+
+        async def watch() -> None:
+            while (await request.receive())["type"] != "http.disconnect":
+                pass
+            group.cancel_scope.cancel()
+
+        async def run() -> None:
+            nonlocal result
+            result = await work
+            group.cancel_scope.cancel()
+
+        group.start_soon(watch)
+        group.start_soon(run)
+    return result
+
+
 def create_app(
     upstream: str,
     config: PlugConfig,
@@ -294,9 +317,11 @@ def create_app(
         url = f"{base}/chat/completions"
         if not body.get("stream"):
             try:
-                response = await client.post(url, json=body, headers=forwarded(request))
+                response = await _unless_disconnected(request, client.post(url, json=body, headers=forwarded(request)))
             except httpx.HTTPError as exc:
                 return unreachable(exc)
+            if response is None:  # the client went away; the engine request is closed
+                return Response(status_code=499)
             if response.status_code != 200:
                 return passthrough(response, response.content)
             try:
