@@ -4,8 +4,10 @@ character per SSE chunk, failures in the middle of a stream) and in front of a r
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import socket
 import subprocess
 import time
 from contextlib import contextmanager
@@ -162,12 +164,12 @@ def test_closing_the_client_closes_the_upstream_request(scripted, streamed):
     """Streamed, even while the proxy holds back pivot text and sends nothing; or not."""
     engine, _, url = scripted
     before = len(engine.hung_up)
-    with httpx.Client() as client:
-        request = client.build_request("POST", f"{url}/chat/completions", json={
-            "model": "m", "stream": streamed, "messages": [{"role": "user", "content": "slow:" + "a" * 200}]})
-        response = client.send(request, stream=True)
+    body = json.dumps({"model": "m", "stream": streamed, "messages": [{"role": "user", "content": "slow:" + "a" * 200}]})
+    port = int(url.split(":")[2].split("/")[0])
+    with socket.create_connection(("127.0.0.1", port)) as client:  # a client that sends, waits, hangs up
+        client.sendall(f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                       f"Content-Length: {len(body)}\r\n\r\n{body}".encode())
         time.sleep(0.5)
-        response.close()
     closed = time.monotonic()
     deadline = closed + 5
     while len(engine.hung_up) == before and time.monotonic() < deadline:

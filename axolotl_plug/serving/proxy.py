@@ -251,7 +251,7 @@ class EventStream:
 async def _unless_disconnected(request: Request, work):
     """Await `work`, or cancel it (closing its engine request) when the client goes away
     first; None then."""
-    result = None
+    result = error = None
     async with anyio.create_task_group() as group:
 
         async def watch() -> None:
@@ -260,12 +260,17 @@ async def _unless_disconnected(request: Request, work):
             group.cancel_scope.cancel()
 
         async def run() -> None:
-            nonlocal result
-            result = await work
+            nonlocal result, error
+            try:
+                result = await work
+            except Exception as exc:  # raised as itself below, not inside an exception group
+                error = exc
             group.cancel_scope.cancel()
 
         group.start_soon(watch)
         group.start_soon(run)
+    if error is not None:
+        raise error
     return result
 
 
