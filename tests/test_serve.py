@@ -23,7 +23,7 @@ from axolotl_plug.serving.proxy import RequestError, Rewriter, plug_request
 from axolotl_plug.serving.settings import write_settings
 from serving import free_port, transformers_serve
 from sse_server import ScriptedEngine
-from test_train_and_configs import BIN, REPO
+from test_train_and_configs import BIN, REPO, run_axolotl
 
 ANSWER = ("English instruction:\nWrite a greeting.\n\nEnglish response:\nHello, welcome!\n\n"
           "中文回复：\n你好，欢迎！\n我们很高兴见到你。")
@@ -183,6 +183,13 @@ def test_unreachable_upstream_is_a_502(model_folder):
         with pytest.raises(openai.APIStatusError, match="ConnectError") as caught:
             client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
         assert caught.value.status_code == 502
+
+
+def test_serve_needs_one_source_of_settings(tmp_path):
+    neither = run_axolotl("plug", "serve", "--upstream", "http://127.0.0.1:1/v1")
+    assert neither.returncode == 2 and "give exactly one of --model-dir and --config" in neither.stderr
+    no_json = run_axolotl("plug", "serve", "--upstream", "http://127.0.0.1:1/v1", "--model-dir", str(tmp_path))
+    assert no_json.returncode == 2 and "plug.json not found" in no_json.stderr
 
 
 def test_requests_get_the_system_prompt_and_language():
