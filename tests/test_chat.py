@@ -73,11 +73,9 @@ def test_chat_on_a_lora_folder_with_plug_json(tiny_model_dir, tmp_path):
     assert (text, status) == (expected.target, expected.status)
 
 
-def test_show_pivot_prints_the_pivot_before_the_target():
-    """The loop with a stand-in model that streams a fixed PLUG answer; not a terminal, so no colours."""
+def scripted_chat(answer: str, stdout, show_pivot: bool) -> None:
+    """The loop with a stand-in model that streams a fixed PLUG answer one character at a time."""
     from axolotl_plug.serving import chat
-
-    answer = "English instruction:\nHi\n\nEnglish response:\nHello.\n\n中文回复：\n你好。"
 
     def fake_answer(model, tokenizer, instruction, lang, config, write, **_):
         splitter = chat.answer_splitter(config, lang)
@@ -86,9 +84,38 @@ def test_show_pivot_prints_the_pivot_before_the_target():
 
     original, chat.answer = chat.answer, fake_answer
     try:
-        out = io.StringIO()
-        chat.chat_loop(None, None, PlugConfig(target_language="zh"), None, show_pivot=True,
-                       stdin=io.StringIO("hi\n"), stdout=out)
+        chat.chat_loop(None, None, PlugConfig(target_language="zh"), None, show_pivot=show_pivot,
+                       stdin=io.StringIO("hi\n"), stdout=stdout)
     finally:
         chat.answer = original
+
+
+ANSWER = "English instruction:\nHi\n\nEnglish response:\nHello.\n\n中文回复：\n你好。"
+
+
+def test_show_pivot_prints_the_pivot_before_the_target():
+    out = io.StringIO()  # not a terminal: no colours
+    scripted_chat(ANSWER, out, show_pivot=True)
     assert out.getvalue().split("\n", 1)[1] == "English instruction:\nHi\n\nEnglish response:\nHello.\n\n你好。\n[ok · 9 tokens · 9.0 tokens/s]\n"
+
+
+def test_pivot_is_dimmed_in_a_terminal():
+    import os
+    import pty
+
+    leader, follower = pty.openpty()
+    with os.fdopen(follower, "w", encoding="utf-8") as terminal:
+        scripted_chat(ANSWER, terminal, show_pivot=True)
+    screen = b""
+    while True:
+        try:
+            data = os.read(leader, 4096)
+        except OSError:  # the terminal's other end is closed: all read
+            break
+        if not data:
+            break
+        screen += data
+    os.close(leader)
+    text = screen.decode("utf-8").replace("\r\n", "\n")
+    assert "\x1b[2mEnglish instruction:" in text  # the pivot, dimmed
+    assert "\x1b[0m你好。\n[ok · 9 tokens" in text  # the target answer in normal text

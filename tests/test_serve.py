@@ -206,6 +206,9 @@ def test_requests_get_the_system_prompt_and_language():
         plug_request({"messages": [{"role": "user", "content": "12345"}]}, per_row)
     with pytest.raises(RequestError, match="`messages`"):
         plug_request({"messages": "hi"}, config)
+    assert plug_request({"messages": [{"role": "user", "content": "q"}]}, config, show_pivot=True)[1].show_pivot  # --show-pivot
+    hidden = {"messages": [{"role": "user", "content": "q"}], "x_plug": {"show_pivot": False}}
+    assert not plug_request(hidden, config, show_pivot=True)[1].show_pivot  # a request may still decline it
     none = PlugConfig(target_language="zh", system_prompt="none")
     assert plug_request({"messages": [{"role": "user", "content": "q"}]}, none)[0]["messages"] == [{"role": "user", "content": "q"}]
 
