@@ -73,9 +73,10 @@ def header_marks(
     target_language: str,
     pivot_language: str = "en",
     headers: Mapping[str, Mapping[str, str | None]] | None = None,
+    start: int = 0,
 ) -> list[tuple[str, int, int]]:
-    """Every header in `text`, in order: (kind, where it starts, where its body starts),
-    kind being `target`, `pivot` or `pivot_instruction`."""
+    """Every header in `text` (from `start` on), in order: (kind, where it starts, where
+    its body starts), kind being `target`, `pivot` or `pivot_instruction`."""
     target = get_language(target_language, headers)
     pivot = get_language(pivot_language, headers)
     kinds = (
@@ -84,7 +85,7 @@ def header_marks(
         ("pivot_instruction", pivot.instruction_header),
     )
     splitter = _splitter(tuple((kind, header) for kind, header in kinds if header.strip()))
-    return [(m.lastgroup, m.start(), m.end()) for m in splitter.finditer(text)]
+    return [(m.lastgroup, m.start(), m.end()) for m in splitter.finditer(text, start)]
 
 
 def locate_sections(

@@ -15,7 +15,8 @@
 3. The proxy's own latency: a loopback engine streams 2000 one-character chunks, 1 ms
    apart, each stamped with its send time; a client reads them directly and through
    `plug serve`. Printed: p50 and p99 of the arrival delay per chunk, both ways, and
-   their difference (what the proxy adds). Target: under 1 ms at p99.
+   their difference (what the proxy adds). Target: under 1 ms at p99. Also the
+   splitter's time per delta at the end of a 30,000-character answer.
 """
 
 from __future__ import annotations
@@ -179,6 +180,22 @@ def proxy_latency(model_dir: Path, chunks: int, rounds: int) -> None:
           f"p99={percentile(through, 0.99) - percentile(direct, 0.99):.3f}")
 
 
+def splitter_cost() -> None:
+    """The splitter's time per delta on a long answer (30,000 characters, 4 per delta):
+    the part of the proxy's work that grows with the answer."""
+    from axolotl_plug.serving.split import Splitter
+
+    text = "English instruction:\nQ\n\nEnglish response:\n" + "word " * 3000 + "\n\n中文回复：\n" + "字" * 15000
+    splitter, times = Splitter("zh"), []
+    for i in range(0, len(text), 4):
+        start = time.perf_counter()
+        splitter.feed(text[i : i + 4])
+        times.append((time.perf_counter() - start) * 1e3)
+    splitter.close()
+    print(f"splitter_ms_per_delta chars={len(text)} p50={percentile(times, 0.5):.4f} p99={percentile(times, 0.99):.4f} "
+          f"max={max(times):.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model-dir", type=Path, default=REPO / "outputs/demo/model")
@@ -195,6 +212,7 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if not (args.model_dir / "plug.json").is_file():
         sys.exit(f"{args.model_dir}/plug.json not found: run `make demo` first")
+    splitter_cost()
     proxy_latency(args.model_dir, args.chunks, args.rounds)
     if not args.skip_model:
         records = [json.loads(line) for line in args.heldout.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -49,6 +49,8 @@ class Splitter:
     _stable: int = field(default=0, init=False)  # no header can start before this in any continuation
     _pivot_sent: int = field(default=0, init=False)
     _target_sent: int = field(default=0, init=False)
+    _marks: list = field(default_factory=list, init=False)  # the headers of the stable text: final
+    _searched: int = field(default=0, init=False)  # where the search for more headers goes on
 
     def __post_init__(self):
         target = get_language(self.target_language, self.headers)
@@ -84,14 +86,25 @@ class Splitter:
         return len(text)
 
     def _release(self, stable: str, final: bool) -> Split:
-        pivot, target = self._streams(stable, final)
+        marks = self._marks_in(stable, final)
+        pivot, target = self._streams(stable, marks, final)
         out = Split(pivot[self._pivot_sent :], target[self._target_sent :])
         self._pivot_sent, self._target_sent = len(pivot), len(target)
         return out
 
-    def _streams(self, stable: str, final: bool) -> tuple[str, str]:
-        """(pivot stream, target stream) as far as `stable` settles them."""
-        marks = header_marks(stable, self.target_language, self.pivot_language, self.headers)
+    def _marks_in(self, stable: str, final: bool) -> list[tuple[str, int, int]]:
+        """The headers in `stable`. No header can start before the last stable point
+        other than those already found (a tail there could not grow into one), so the
+        search goes on from there: each character is searched about once, and a long
+        answer costs the same per delta at its end as at its start."""
+        found = self._marks + header_marks(stable, self.target_language, self.pivot_language, self.headers,
+                                           self._searched)
+        if not final:
+            self._marks, self._searched = found, len(stable)
+        return found
+
+    def _streams(self, stable: str, marks: list, final: bool) -> tuple[str, str]:
+        """(pivot stream, target stream) as far as `stable` and its headers settle them."""
         sections = []  # (header start, body start, end or None while open) of each target section
         for i, (kind, start, body) in enumerate(marks):
             end = marks[i + 1][1] if i + 1 < len(marks) else None
