@@ -25,11 +25,10 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
 
 import httpx
@@ -37,28 +36,8 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from serving import free_port, transformers_serve  # noqa: E402  (tests/serving.py)
+from serving import plug_serve, transformers_serve  # noqa: E402  (tests/serving.py)
 from sse_server import ScriptedEngine  # noqa: E402  (tests/sse_server.py)
-
-
-@contextmanager
-def plug_serve(upstream: str, model_dir: Path):
-    port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "AXOLOTL_DO_NOT_TRACK": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "axolotl_plug", "serve", "--upstream", upstream, "--model-dir",
-                                str(model_dir), "--port", str(port)], env=env, cwd=REPO)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        yield f"{url}/v1"
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def merged_model(model_dir: Path, scratch: Path) -> Path:
@@ -76,10 +55,9 @@ def merged_model(model_dir: Path, scratch: Path) -> Path:
 
 
 def stream_times(url: str, body: dict) -> dict:
-    """Seconds to the first token and to the first target token, and the text."""
+    """Seconds to the first token and to the first target token, x_plug and usage."""
     start = time.perf_counter()
-    first = first_target = None
-    content, pivot, report, usage = [], [], None, None
+    first = first_target = report = usage = None
     with httpx.stream("POST", f"{url}/chat/completions", json=body, timeout=600) as response:
         response.raise_for_status()
         for line in response.iter_lines():
@@ -95,11 +73,8 @@ def stream_times(url: str, body: dict) -> dict:
                     first = first if first is not None else now
                 if delta.get("content"):
                     first_target = first_target if first_target is not None else now
-                content.append(delta.get("content") or "")
-                pivot.append(delta.get("reasoning_content") or "")
                 report = choice.get("x_plug") or report
-    return {"first": first, "first_target": first_target, "content": "".join(content), "pivot": "".join(pivot),
-            "x_plug": report, "usage": usage}
+    return {"first": first, "first_target": first_target, "x_plug": report, "usage": usage}
 
 
 def answer_all(served: Path, records: list[dict], settings: dict, scratch: Path, proxied: bool) -> list[dict]:
@@ -107,7 +82,7 @@ def answer_all(served: Path, records: list[dict], settings: dict, scratch: Path,
     prompt training used) or straight to the engine with the bare instruction."""
     rows = []
     with transformers_serve(served, scratch) as engine:
-        with plug_serve(engine, served) if proxied else nullcontext(engine) as url:
+        with plug_serve(engine, "--model-dir", str(served)) if proxied else nullcontext(engine) as url:
             for record in records:
                 body = {"model": str(served), "messages": [{"role": "user", "content": record["instruction"]}], **settings}
                 if proxied:
@@ -168,7 +143,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def proxy_latency(model_dir: Path, chunks: int, rounds: int) -> None:
-    with ScriptedEngine() as engine, plug_serve(engine.url, model_dir) as proxy:
+    with ScriptedEngine() as engine, plug_serve(engine.url, "--model-dir", str(model_dir)) as proxy:
         direct, through = [], []
         delays(proxy, 100)  # warm-up: connections, first imports
         for _ in range(rounds):  # alternate, so both see the same machine state

@@ -8,9 +8,7 @@ import json
 import os
 import shutil
 import socket
-import subprocess
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -21,39 +19,13 @@ from axolotl_plug.args import PlugConfig
 from axolotl_plug.extract import extract
 from axolotl_plug.serving.proxy import RequestError, Rewriter, plug_request
 from axolotl_plug.serving.settings import write_settings
-from serving import free_port, transformers_serve
+from serving import free_port, plug_serve, transformers_serve
 from sse_server import ScriptedEngine
-from test_train_and_configs import BIN, REPO, run_axolotl
+from test_train_and_configs import run_axolotl
 
 ANSWER = ("English instruction:\nWrite a greeting.\n\nEnglish response:\nHello, welcome!\n\n"
           "中文回复：\n你好，欢迎！\n我们很高兴见到你。")
 SYSTEM = "Please interpret the instruction in English, and then respond both in English and in Chinese."
-
-
-@contextmanager
-def plug_serve(upstream: str, *args: str):
-    """The real `axolotl plug serve` command on a free port; yields its base URL."""
-    port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "AXOLOTL_DO_NOT_TRACK": "1"}
-    process = subprocess.Popen([str(BIN / "axolotl"), "plug", "serve", "--upstream", upstream, "--port", str(port), *args],
-                               cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"plug serve exited: {process.stdout.read()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "plug serve did not start"
-            time.sleep(0.2)
-        yield f"{url}/v1"
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")

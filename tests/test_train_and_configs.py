@@ -13,8 +13,7 @@ import yaml
 
 from conftest import REPO, ROWS, load_config, write_jsonl, cpu_config
 from axolotl_plug.templates import template_dir
-
-BIN = Path(sys.executable).parent
+from serving import BIN
 
 
 def run_axolotl(*args: str, cwd: Path = REPO, timeout: int = 600, input: str | None = None) -> subprocess.CompletedProcess:
