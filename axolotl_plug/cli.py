@@ -274,15 +274,15 @@ def chat(config, model_dir, lang, show_pivot, max_new_tokens, temperature):
     Each line you type is a new conversation with the PLUG prompt training used; the
     answer ends with its extraction status and speed. Ctrl-D or `exit` quits."""
     from .eval.generation import load_for_generation
+    from .languages import UnknownLanguageError, get_language
     from .serving.chat import chat_loop
 
-    from .languages import UnknownLanguageError, get_language
-
     settings, sequence_len, folder = _model_settings(config, model_dir)
-    try:
-        get_language(lang or "en", settings.header_overrides())
-    except UnknownLanguageError as exc:
-        raise click.UsageError(f"--lang: {exc}") from None
+    if lang is not None:
+        try:
+            get_language(lang, settings.header_overrides())
+        except UnknownLanguageError as exc:
+            raise click.UsageError(f"--lang: {exc}") from None
     model, tokenizer = load_for_generation(folder)
     chat_loop(model, tokenizer, settings, lang, show_pivot=show_pivot, max_new_tokens=max_new_tokens,
               sequence_len=sequence_len, temperature=temperature)

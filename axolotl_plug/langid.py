@@ -33,6 +33,16 @@ def identify(text: str, languages: Iterable[str]) -> str | None:
     return _identifier(tuple(sorted(set(languages)))).classify(text)[0]
 
 
+def identify_target(text: str, config) -> str | None:
+    """The language a model trained on rows of several languages (a `PlugConfig` without
+    `target_language`) should answer `text` in: the most likely of the languages it has
+    headers for (the table's and those `plug.headers` adds), the pivot excluded; None for
+    text with no letters. `plug serve` and `plug chat` ask this per request."""
+    from .languages import LANGUAGES
+
+    return identify(text, (set(LANGUAGES) | set(config.header_overrides())) - {config.pivot_language})
+
+
 def share_in_language(text: str, language: str, languages: Iterable[str]) -> float:
     """Share of `text`'s letters in segments (sentences, lines) identified as `language`."""
     languages = tuple(sorted(set(languages)))

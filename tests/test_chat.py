@@ -79,8 +79,10 @@ def scripted_chat(answer: str, stdout, show_pivot: bool) -> None:
 
     def fake_answer(model, tokenizer, instruction, lang, config, write, **_):
         splitter = chat.answer_splitter(config, lang)
-        shown = [chat._show(splitter.feed(char), write) for char in answer] + [chat._show(splitter.close(), write)]
-        return chat.Turn("".join(shown), splitter.status, 9, 1.0)
+        for char in answer:
+            chat._show(splitter.feed(char), write)
+        chat._show(splitter.close(), write)
+        return chat.Turn(splitter.target, splitter.status, 9, 1.0)
 
     original, chat.answer = chat.answer, fake_answer
     try:

@@ -82,7 +82,7 @@ def generate_from_ids(
 
     was_training = model.training
     model.eval()
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    pad_id = pad_token_id(tokenizer)
     stop_ids = _stop_ids(model, tokenizer)
     device = next(model.parameters()).device
     try:
@@ -111,6 +111,11 @@ def generate_from_ids(
     finally:
         if was_training:
             model.train()
+
+
+def pad_token_id(tokenizer) -> int:
+    """The id generation pads with: the tokenizer's pad token, else its EOS."""
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
 
 def _stop_ids(model, tokenizer) -> set[int]:

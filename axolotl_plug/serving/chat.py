@@ -16,7 +16,7 @@ from typing import Callable, TextIO
 
 from ..args import PlugConfig
 from ..dataset.layout import prompt_messages
-from ..eval.generation import prompt_ids
+from ..eval.generation import pad_token_id, prompt_ids
 from .split import answer_splitter
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
@@ -43,7 +43,12 @@ def answer(model, tokenizer, instruction: str, lang: str, config: PlugConfig, wr
     from transformers import TextIteratorStreamer
 
     ids = prompt_ids(tokenizer, prompt_messages(instruction, lang, config))
-    limit = max_new_tokens or max((sequence_len or len(ids) + DEFAULT_LIMIT) - len(ids), 1)
+    if max_new_tokens:
+        limit = max_new_tokens
+    elif sequence_len:
+        limit = max(sequence_len - len(ids), 1)
+    else:
+        limit = DEFAULT_LIMIT
     streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
     sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
     result: dict = {}
@@ -55,42 +60,40 @@ def answer(model, tokenizer, instruction: str, lang: str, config: PlugConfig, wr
                     input_ids=torch.tensor([ids], device=model.device),
                     attention_mask=torch.ones(1, len(ids), dtype=torch.long, device=model.device),
                     max_new_tokens=limit, streamer=streamer, use_cache=True,
-                    pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id,
-                    **sampling,
+                    pad_token_id=pad_token_id(tokenizer), **sampling,
                 )
         except BaseException as exc:  # shown in the main thread
             result["error"] = exc
             streamer.end()
 
-    splitter, shown = answer_splitter(config, lang), []
+    splitter = answer_splitter(config, lang)
     start = time.perf_counter()
     thread = Thread(target=run, daemon=True)
     thread.start()
     for text in streamer:
-        shown.append(_show(splitter.feed(text), write))
-    shown.append(_show(splitter.close(), write))
+        _show(splitter.feed(text), write)
+    _show(splitter.close(), write)
     thread.join()
     seconds = time.perf_counter() - start
     if "error" in result:
         raise result["error"]
     tokens = result["ids"].shape[1] - len(ids)
-    return Turn("".join(shown), splitter.status, tokens, seconds)
+    return Turn(splitter.target, splitter.status, tokens, seconds)
 
 
-def _show(split, write) -> str:
-    """Write what the splitter released; return its target text."""
+def _show(split, write) -> None:
+    """Write what the splitter released."""
     if split.pivot:
         write(split.pivot, True)
     if split.target:
         write(split.target, False)
-    return split.target
 
 
 def chat_loop(model, tokenizer, config: PlugConfig, lang: str | None, *, show_pivot: bool = False,
-              max_new_tokens: int | None = None, sequence_len: int | None = None, temperature: float = 0.0, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
+              max_new_tokens: int | None = None, sequence_len: int | None = None, temperature: float = 0.0,
+              stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
     """Read instructions line by line until EOF or `exit`; answer each."""
-    from ..langid import identify
-    from ..languages import LANGUAGES
+    from ..langid import identify_target
 
     interactive = stdin.isatty()
     dim = stdout.isatty()
@@ -113,7 +116,7 @@ def chat_loop(model, tokenizer, config: PlugConfig, lang: str | None, *, show_pi
         instruction = line.strip()
         if not instruction:
             continue
-        target = lang or config.target_language or identify(instruction, [c for c in LANGUAGES if c != config.pivot_language])
+        target = lang or config.target_language or identify_target(instruction, config)
         if target is None:
             stdout.write("[cannot tell the language of that message: start with --lang]\n")
             continue

@@ -16,15 +16,16 @@ PLUG model (vLLM, SGLang, `transformers serve`, llama.cpp's server).
 - An upstream error before the stream starts comes back with the upstream's status and
   body. Once streaming, any failure (an error event, a broken connection, a stream that
   stops without `[DONE]` before every choice sent its `finish_reason`) ends the stream
-  with an SSE error event and no `[DONE]`, which the `openai` client raises as an error. A client that goes away closes the upstream
-  request at once, even while the proxy is holding back pivot text.
+  with an SSE error event and no `[DONE]`, which the `openai` client raises as an error.
+  A client that goes away closes the upstream request at once, streamed or not, even
+  while the proxy is holding back pivot text.
 """
 
 from __future__ import annotations
 
 import json
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import AsyncIterator, Callable
 
 import anyio
@@ -36,8 +37,8 @@ from starlette.routing import Route
 
 from ..args import PlugConfig
 from ..dataset.layout import prompt_messages
-from ..languages import LANGUAGES, UnknownLanguageError, get_language
-from .split import answer_splitter
+from ..languages import UnknownLanguageError, get_language
+from .split import Passthrough, Split, Splitter, answer_splitter
 
 SYSTEM_ROLES = ("system", "developer")
 
@@ -81,11 +82,10 @@ def plug_request(body: dict, config: PlugConfig, show_pivot: bool = False) -> tu
 
 def _identify(messages: list[dict], config: PlugConfig) -> str:
     """A per-row model's target language, from the last user message's text."""
-    from ..langid import identify
+    from ..langid import identify_target
 
     text = next((_text(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
-    candidates = (set(LANGUAGES) | set(config.header_overrides())) - {config.pivot_language}
-    lang = identify(text, candidates) if text else None
+    lang = identify_target(text, config)
     if lang is None:
         raise RequestError("this model was trained with per-row languages and the last user message has no "
                            "letters to tell its language: send \"x_plug\": {\"target_language\": \"<code>\"}",
@@ -100,33 +100,31 @@ def _text(content) -> str:
 
 
 # -- replies (pure) -------------------------------------------------------------------------
-@dataclass
-class _Choice:
-    splitter: object
-    pivot: list[str] = field(default_factory=list)
-    target: list[str] = field(default_factory=list)
-    closed: bool = False
-
-
 class Rewriter:
     """Turns the engine's reply (one completion, or its stream chunk by chunk) into what
-    the client sees: target text as `content`, pivot text as `reasoning_content` or nowhere."""
+    the client sees: target text as `content`, pivot text as `reasoning_content` or nowhere.
+    Each choice has its own splitter; a choice is finished once its splitter is closed."""
 
     def __init__(self, config: PlugConfig, options: Options, count_tokens: Callable[[str], int] | None = None):
         self.config, self.options, self.count_tokens = config, options, count_tokens
-        self.choices: dict[int, _Choice] = {}
+        self.choices: dict[int, Splitter | Passthrough] = {}
+
+    @property
+    def finished(self) -> bool:
+        """Every choice seen has ended (its finish_reason came)."""
+        return bool(self.choices) and all(s.status is not None for s in self.choices.values())
 
     def completion(self, body: dict) -> dict:
         """A whole (non-streamed) chat completion."""
         for choice in body.get("choices") or []:
             message = choice.get("message") or {}
-            state = self._choice(choice.get("index", 0))
-            self._take(state, state.splitter.feed(message.get("content") or ""))
-            self._take(state, state.splitter.close())
-            message["content"] = "".join(state.target)
+            splitter = self._splitter(choice.get("index", 0))
+            splitter.feed(message.get("content") or "")
+            splitter.close()
+            message["content"] = splitter.target
             if self.options.show_pivot:
-                message["reasoning_content"] = "".join(state.pivot)
-            choice["x_plug"] = self._report(state)
+                message["reasoning_content"] = splitter.pivot
+            choice["x_plug"] = self._report(splitter)
         return body
 
     def chunk(self, body: dict) -> dict | None:
@@ -134,62 +132,49 @@ class Rewriter:
         send = not body.get("choices")  # a usage chunk, or whatever else the engine sends
         for choice in body.get("choices") or []:
             delta = choice.get("delta") or {}
-            state = self._choice(choice.get("index", 0))
-            text = delta.pop("content", None) or ""
-            got = state.splitter.feed(text)
-            if choice.get("finish_reason") is not None:
-                closed = state.splitter.close()
-                got = type(got)(got.pivot + closed.pivot, got.target + closed.target)
-            self._delta(state, delta, got)
-            if choice.get("finish_reason") is not None:
-                choice["x_plug"] = self._close(state)
-            send |= bool(delta) or choice.get("finish_reason") is not None or bool(choice.get("logprobs"))
+            splitter = self._splitter(choice.get("index", 0))
+            got = splitter.feed(delta.pop("content", None) or "")
+            ended = choice.get("finish_reason") is not None
+            if ended:
+                rest = splitter.close()
+                got = Split(got.pivot + rest.pivot, got.target + rest.target)
+                choice["x_plug"] = self._report(splitter)
+            self._delta(delta, got)
+            send |= bool(delta) or ended or bool(choice.get("logprobs"))
         return body if send else None
 
     def finish(self, template: dict | None) -> list[dict]:
         """At `[DONE]`: a last chunk for each choice the engine never finished."""
         out = []
-        for index, state in self.choices.items():
-            if state.closed:
+        for index, splitter in self.choices.items():
+            if splitter.status is not None:
                 continue
             delta: dict = {}
-            self._delta(state, delta, state.splitter.close())
+            self._delta(delta, splitter.close())
             chunk = {**(template or {}), "choices": [{"index": index, "delta": delta, "finish_reason": None,
-                                                      "x_plug": self._close(state)}]}
+                                                      "x_plug": self._report(splitter)}]}
             chunk.pop("usage", None)
             out.append(chunk)
         return out
 
-    def _choice(self, index: int) -> _Choice:
+    def _splitter(self, index: int) -> Splitter | Passthrough:
         if index not in self.choices:
-            self.choices[index] = _Choice(answer_splitter(self.config, self.options.target_language))
+            self.choices[index] = answer_splitter(self.config, self.options.target_language)
         return self.choices[index]
 
-    def _take(self, state: _Choice, got) -> None:
-        if got.pivot:
-            state.pivot.append(got.pivot)
-        if got.target:
-            state.target.append(got.target)
-
-    def _delta(self, state: _Choice, delta: dict, got) -> None:
-        self._take(state, got)
+    def _delta(self, delta: dict, got: Split) -> None:
         if got.target:
             delta["content"] = got.target
         if got.pivot and self.options.show_pivot:
             delta["reasoning_content"] = got.pivot
 
-    def _close(self, state: _Choice) -> dict:
-        state.closed = True
-        return self._report(state)
-
-    def _report(self, state: _Choice) -> dict:
+    def _report(self, splitter: Splitter | Passthrough) -> dict:
         count = self.count_tokens
-        pivot, target = "".join(state.pivot), "".join(state.target)
         return {
-            "status": state.splitter.status,
+            "status": splitter.status,
             "target_language": self.options.target_language,
-            "pivot_tokens": count(pivot) if count else None,
-            "target_tokens": count(target) if count else None,
+            "pivot_tokens": count(splitter.pivot) if count else None,
+            "target_tokens": count(splitter.target) if count else None,
         }
 
 
@@ -217,6 +202,13 @@ async def _sse_data(response: httpx.Response) -> AsyncIterator[str]:
         yield "\n".join(lines)
 
 
+async def _cancel_on_hang_up(receive, scope: anyio.CancelScope) -> None:
+    """Cancel `scope` when the client goes away (its request body was read already)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    scope.cancel()
+
+
 class EventStream:
     """An SSE response that watches for the client going away the whole time (also while
     nothing is sent) and then cancels the stream, whose `finally` closes the upstream."""
@@ -226,13 +218,7 @@ class EventStream:
 
     async def __call__(self, scope, receive, send) -> None:
         async with anyio.create_task_group() as group:
-
-            async def watch() -> None:
-                while (await receive())["type"] != "http.disconnect":
-                    pass
-                group.cancel_scope.cancel()
-
-            group.start_soon(watch)
+            group.start_soon(_cancel_on_hang_up, receive, group.cancel_scope)
             try:
                 await send({"type": "http.response.start", "status": 200, "headers": [
                     (b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache"),
@@ -248,16 +234,43 @@ class EventStream:
                 group.cancel_scope.cancel()
 
 
+async def _events(response: httpx.Response, rewriter: Rewriter) -> AsyncIterator[bytes]:
+    """The client's stream: the engine's events rewritten, and how the stream ends."""
+    last = None
+    try:
+        async for data in _sse_data(response):
+            if data.strip() == "[DONE]":
+                for chunk in rewriter.finish(last):
+                    yield _sse(chunk)
+                yield b"data: [DONE]\n\n"
+                return
+            try:
+                chunk = json.loads(data)
+            except ValueError:
+                yield _sse(error_body(f"upstream sent an event that is not JSON: {data[:200]!r}", "upstream_error"))
+                return
+            if isinstance(chunk, dict) and chunk.get("error"):  # the engine's own error event
+                yield _sse(chunk)
+                return
+            last = chunk  # id, model, created: for the last chunks `finish` may add
+            out = rewriter.chunk(chunk)
+            if out is not None:
+                yield _sse(out)
+        if rewriter.finished:
+            yield b"data: [DONE]\n\n"  # every answer finished (`transformers serve` sends no [DONE])
+            return
+        yield _sse(error_body("upstream stream ended without [DONE] before the answer finished", "upstream_error"))
+    except httpx.HTTPError as exc:
+        yield _sse(error_body(f"upstream stream broke off: {type(exc).__name__}: {exc}", "upstream_error"))
+    finally:
+        await response.aclose()
+
+
 async def _unless_disconnected(request: Request, work):
     """Await `work`, or cancel it (closing its engine request) when the client goes away
     first; None then."""
     result = error = None
     async with anyio.create_task_group() as group:
-
-        async def watch() -> None:
-            while (await request.receive())["type"] != "http.disconnect":
-                pass
-            group.cancel_scope.cancel()
 
         async def run() -> None:
             nonlocal result, error
@@ -267,7 +280,7 @@ async def _unless_disconnected(request: Request, work):
                 error = exc
             group.cancel_scope.cancel()
 
-        group.start_soon(watch)
+        group.start_soon(_cancel_on_hang_up, request.receive, group.cancel_scope)
         group.start_soon(run)
     if error is not None:
         raise error
@@ -345,36 +358,6 @@ def create_app(
             return passthrough(response, content)
         return EventStream(_events(response, rewriter))
 
-    async def _events(response: httpx.Response, rewriter: Rewriter) -> AsyncIterator[bytes]:
-        last = None
-        try:
-            async for data in _sse_data(response):
-                if data.strip() == "[DONE]":
-                    for chunk in rewriter.finish(last):
-                        yield _sse(chunk)
-                    yield b"data: [DONE]\n\n"
-                    return
-                try:
-                    chunk = json.loads(data)
-                except ValueError:
-                    yield _sse(error_body(f"upstream sent an event that is not JSON: {data[:200]!r}", "upstream_error"))
-                    return
-                if isinstance(chunk, dict) and chunk.get("error"):  # the engine's own error event
-                    yield _sse(chunk)
-                    return
-                last = {k: v for k, v in chunk.items() if k != "choices"}
-                out = rewriter.chunk(chunk)
-                if out is not None:
-                    yield _sse(out)
-            if rewriter.choices and all(state.closed for state in rewriter.choices.values()):
-                yield b"data: [DONE]\n\n"  # every answer finished (`transformers serve` sends no [DONE])
-                return
-            yield _sse(error_body("upstream stream ended without [DONE] before the answer finished", "upstream_error"))
-        except httpx.HTTPError as exc:
-            yield _sse(error_body(f"upstream stream broke off: {type(exc).__name__}: {exc}", "upstream_error"))
-        finally:
-            await response.aclose()
-
     @asynccontextmanager
     async def lifespan(app):
         yield
@@ -388,10 +371,8 @@ def create_app(
     return Starlette(routes=routes, lifespan=lifespan)
 
 
-def token_counter(tokenizer_dir: str | None) -> Callable[[str], int] | None:
-    """Counts tokens with the model's tokenizer, or None where it cannot be loaded."""
-    if not tokenizer_dir:
-        return None
+def token_counter(tokenizer_dir: str) -> Callable[[str], int]:
+    """Counts tokens with the model's tokenizer."""
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)

@@ -46,9 +46,9 @@ class Splitter:
     order: str = "pivot_first"
     text: str = field(default="", init=False)
     status: str | None = field(default=None, init=False)  # extract's status, once the stream ended
+    pivot: str = field(default="", init=False)  # the pivot stream released so far
+    target: str = field(default="", init=False)  # the target answer released so far
     _stable: int = field(default=0, init=False)  # no header can start before this in any continuation
-    _pivot_sent: int = field(default=0, init=False)
-    _target_sent: int = field(default=0, init=False)
     _marks: list = field(default_factory=list, init=False)  # the headers of the stable text: final
     _searched: int = field(default=0, init=False)  # where the search for more headers goes on
 
@@ -88,8 +88,8 @@ class Splitter:
     def _release(self, stable: str, final: bool) -> Split:
         marks = self._marks_in(stable, final)
         pivot, target = self._streams(stable, marks, final)
-        out = Split(pivot[self._pivot_sent :], target[self._target_sent :])
-        self._pivot_sent, self._target_sent = len(pivot), len(target)
+        out = Split(pivot[len(self.pivot) :], target[len(self.target) :])
+        self.pivot, self.target = pivot, target
         return out
 
     def _marks_in(self, stable: str, final: bool) -> list[tuple[str, int, int]]:
@@ -152,7 +152,6 @@ def _viable(text: str, start: int, words: list[str], colon: bool) -> bool:
     return i == n
 
 
-
 @dataclass
 class Passthrough:
     """The splitter of a `mode: monolingual` model, whose whole output is its answer
@@ -160,7 +159,8 @@ class Passthrough:
 
     text: str = field(default="", init=False)
     status: str | None = field(default=None, init=False)
-    _sent: int = field(default=0, init=False)
+    pivot: str = field(default="", init=False)  # always empty
+    target: str = field(default="", init=False)  # the answer released so far
 
     def feed(self, delta: str) -> Split:
         self.text += delta
@@ -171,8 +171,8 @@ class Passthrough:
         return self._release(self.text.strip())
 
     def _release(self, answer: str) -> Split:
-        out = Split("", answer[self._sent :])
-        self._sent = len(answer)
+        out = Split("", answer[len(self.target) :])
+        self.target = answer
         return out
 
 

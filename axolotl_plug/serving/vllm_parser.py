@@ -82,8 +82,9 @@ class PlugReasoningParser(ReasoningParser):
 
     def extract_reasoning(self, model_output: str, request) -> tuple[str | None, str | None]:
         splitter = answer_splitter(self.config, self.target_language or "en")
-        first, rest = splitter.feed(model_output), splitter.close()
-        return (first.pivot + rest.pivot) or None, (first.target + rest.target) or None
+        splitter.feed(model_output)
+        splitter.close()
+        return splitter.pivot or None, splitter.target or None
 
     def extract_reasoning_streaming(self, previous_text, current_text, delta_text, previous_token_ids,
                                     current_token_ids, delta_token_ids) -> DeltaMessage | None:
