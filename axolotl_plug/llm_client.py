@@ -15,17 +15,17 @@ header and never logged or written.
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, TypeVar
-
-T = TypeVar("T")
-R = TypeVar("R")
+from typing import Any
 
 
 class ChatError(RuntimeError):
-    """A request that failed for good: after the transport retries, or refused."""
+    """A request that failed for good: after the transport retries, or refused
+    (`status`: the HTTP status of a refusal, None for a transport failure)."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -59,24 +59,27 @@ class ChatClient:
     def __repr__(self) -> str:  # never show the key in logs or tracebacks
         return f"ChatClient(model={self.model!r}, base_url={self.base_url!r}, api_key_env={self.api_key_env!r})"
 
-    def complete(self, messages: list[dict[str, str]], **settings: float | int | None) -> Reply:
+    def complete(self, messages: list[dict[str, str]], extra_body: dict | None = None, **settings: float | int | None) -> Reply:
         """The assistant's reply to `messages`, sent with the decoding `settings` given
-        (temperature, top_p, max_tokens; None leaves one to the server). Raises
-        ChatError when the request failed for good; a refusal names the settings."""
+        (temperature, top_p, max_tokens, n; None leaves one to the server). `extra_body`
+        is sent as it is, a None value as JSON null. Raises ChatError when the request
+        failed for good; a refusal names the settings."""
         import openai
 
         settings = {k: v for k, v in settings.items() if v is not None}
         try:
-            response = self._sdk.chat.completions.create(model=self.model, messages=messages, **settings)
+            response = self._sdk.chat.completions.create(model=self.model, messages=messages, extra_body=extra_body,
+                                                         **settings)
         except openai.APIStatusError as exc:
             body = _body(exc)
-            refused = [f"{k}={v}" for k, v in settings.items() if k in body]
+            refused = [f"{k}={v}" for k, v in settings.items() if _names(exc, k)]
             if exc.status_code in (400, 422) and refused:
                 raise ChatError(
-                    f"{self.base_url} refused the setting {', '.join(refused)}: HTTP {exc.status_code}: {body}"
+                    f"{self.base_url} refused the setting {', '.join(refused)}: HTTP {exc.status_code}: {body}",
+                    exc.status_code,
                 ) from None
             sent = f" (sent {', '.join(f'{k}={v}' for k, v in settings.items())})" if settings else ""
-            raise ChatError(f"HTTP {exc.status_code} from {self.base_url}{sent}: {body}") from None
+            raise ChatError(f"HTTP {exc.status_code} from {self.base_url}{sent}: {body}", exc.status_code) from None
         except openai.APIConnectionError as exc:  # timeouts too
             attempts = self.max_retries + 1
             raise ChatError(f"{self.base_url}: gave up after {attempts} attempts ({type(exc).__name__}: {exc})") from None
@@ -89,52 +92,18 @@ class ChatClient:
         self._sdk.close()
 
 
+def _names(exc, key: str) -> bool:
+    """Does the endpoint's error name the parameter `key`? OpenAI-style errors say so in
+    `error.param`; otherwise the key must stand as a word of the error's message."""
+    import re
+
+    error = exc.body.get("error", exc.body) if isinstance(exc.body, dict) else None
+    if isinstance(error, dict) and error.get("param"):
+        return error["param"] == key
+    message = error.get("message") if isinstance(error, dict) else None
+    return bool(re.search(rf"(?<![\w.]){re.escape(key)}(?![\w])", str(message or _body(exc))))
+
+
 def _body(exc) -> str:
     text = getattr(exc.response, "text", "") or str(exc)
     return text[:300]
-
-
-def run_concurrently(work: Callable[[T], R], items: Iterable[T], concurrency: int) -> Iterator[tuple[T, R | Exception]]:
-    """Apply `work` to items with at most `concurrency` in flight; yield (item, result
-    or exception) as each finishes, so callers can write results as they come."""
-    items = list(items)
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        futures = {pool.submit(work, item): item for item in items}
-        try:
-            for future in as_completed(futures):
-                try:
-                    yield futures[future], future.result()
-                except Exception as exc:  # noqa: BLE001 - handed to the caller to count
-                    yield futures[future], exc
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
-
-
-def append_concurrently(
-    work: Callable[[T], R],
-    items: list[T],
-    path: Path,
-    line: Callable[[T, R], dict],
-    *,
-    concurrency: int,
-    bar,
-) -> list[tuple[T, Exception]]:
-    """Run `work` over `items` with at most `concurrency` in flight and append
-    `line(item, result)` to the JSONL file `path` as each finishes, flushed, so an
-    interrupted run keeps every finished item. Advances the progress `bar`; returns
-    the items whose work failed, with their exceptions, for the caller to report."""
-    from .records import to_line
-
-    failures = []
-    with open(path, "a", encoding="utf-8") as handle:
-        for item, result in run_concurrently(work, items, concurrency):
-            bar.update(1)
-            if isinstance(result, Exception):
-                failures.append((item, result))
-                continue
-            handle.write(to_line(line(item, result)))
-            handle.flush()
-    bar.close()
-    return failures

@@ -34,25 +34,41 @@ def read_records(path: str | Path) -> list[dict]:
     return rows
 
 
-def load_instructions(
-    source: str, split: str | None = None, default_lang: str | None = None, require_lang: bool = True
-) -> list[dict]:
-    """Instruction records `{id, instruction, lang, reference?, ...}` from a local
-    JSON/JSONL file or a hub dataset (`split` may name a split or a file stem, as
-    X-AlpacaEval's `chinese`). Other fields (e.g. `dataset`) are kept."""
-    if Path(source).is_file():
-        rows = read_records(source)
+def load_rows(source: str, split: str | None = None) -> list[dict]:
+    """Rows of a local JSON/JSONL file, or of a hub dataset (`split` names a split or,
+    as X-AlpacaEval's `chinese`, a file stem). A path that does not exist is not tried
+    as a hub id when it reads as a file name. Raises ValueError naming the source."""
+    path = Path(source)
+    if path.is_file():
+        rows = read_records(path)
+    elif path.suffix in (".json", ".jsonl") or path.is_dir():
+        raise ValueError(f"{source}: no such file")
     else:  # a hub dataset: users have the network, tests do not come here
         from datasets import load_dataset
 
         try:
-            rows = list(load_dataset(source, split=split or "train"))
-        except ValueError:
-            rows = list(load_dataset(source, data_files=f"{split}.json", split="train"))
-    records = []
+            try:
+                rows = list(load_dataset(source, split=split or "train"))
+            except ValueError:
+                rows = list(load_dataset(source, data_files=f"{split}.json", split="train"))
+        except Exception as exc:  # noqa: BLE001 - one message for a name that is neither
+            raise ValueError(f"{source}: neither a file here nor a dataset the hub could load ({exc})") from None
+    if not rows:
+        raise ValueError(f"{source}: no rows")
     for index, row in enumerate(rows):
         if not isinstance(row, dict):
             raise ValueError(f"{source}: row {index} is not an object")
+    return rows
+
+
+def load_instructions(
+    source: str, split: str | None = None, default_lang: str | None = None, require_lang: bool = True
+) -> list[dict]:
+    """Instruction records `{id, instruction, lang, reference?, ...}` from a local
+    JSON/JSONL file or a hub dataset (see `load_rows`). Other fields (e.g. `dataset`,
+    X-SVAMP's `answer`) are kept, and `instruction` is kept as it is."""
+    records = []
+    for index, row in enumerate(load_rows(source, split)):
         instruction = row.get("instruction")
         if not isinstance(instruction, str) or not instruction.strip():
             raise ValueError(f"{source}: row {index}: field 'instruction' is missing or empty")
@@ -76,24 +92,52 @@ def write_jsonl(path: Path, rows: Iterable[dict]) -> None:
         handle.writelines(to_line(row) for row in rows)
 
 
+class ForeignFileError(ValueError):
+    """An output file to resume that this command did not write: it is left as it is."""
+
+
 def finished(path: Path, key: Callable[[dict], Hashable] = lambda row: str(row["id"])) -> dict[Hashable, dict]:
     """The rows already written to a JSONL file that is being resumed, by `key`.
 
-    A torn line (a crash in the middle of a write) is dropped from the file, so that
-    the next append starts on a fresh line."""
+    Only our own file is resumed: every complete line must be a JSON object that
+    `key` can read, else ForeignFileError names the first line that is not, and the
+    file is not touched. A torn last line (a crash in the middle of a write: text
+    after the last newline that is no complete row) is the only repair, made by
+    truncating the file at its last newline."""
     if not path.is_file():
         return {}
-    lines = path.read_text(encoding="utf-8").splitlines()
-    done, keep = {}, []
-    for line in lines:
+    data = path.read_bytes()
+    cut = data.rfind(b"\n") + 1
+    lines = data[:cut].decode("utf-8", errors="replace").split("\n")[:-1]
+    tail = data[cut:].decode("utf-8", errors="replace")
+
+    def foreign(where: str, text: str) -> ForeignFileError:
+        return ForeignFileError(
+            f"{path}: {where} is not a row this command writes ({text[:60]!r}); it resumes only its "
+            "own output and leaves this file as it is: choose another --output"
+        )
+
+    done = {}
+    for number, line in enumerate(lines, 1):
+        if line.strip():
+            try:
+                row = json.loads(line)
+                done[key(row)] = row
+            except (ValueError, KeyError, TypeError, AttributeError):
+                raise foreign(f"line {number}", line) from None
+    if tail.strip():
+        # our rows are objects written with their newline in one go: text after the last
+        # newline is a write cut short, unless it is something else than a row of ours
         try:
-            row = json.loads(line)
-            done[key(row)] = row
-        except (json.JSONDecodeError, KeyError, TypeError):
-            continue
-        keep.append(line)
-    if len(keep) != len([line for line in lines if line.strip()]):
-        path.write_text("".join(line + "\n" for line in keep), encoding="utf-8")
+            key(json.loads(tail))
+        except ValueError:
+            if not tail.lstrip().startswith("{"):
+                raise foreign(f"line {len(lines) + 1}", tail) from None
+        except (KeyError, TypeError, AttributeError):
+            raise foreign(f"line {len(lines) + 1}", tail) from None
+    if cut < len(data):
+        with open(path, "r+b") as handle:
+            handle.truncate(cut)
     return done
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from ..langid import share_in_language
 from ..languages import get_language
-from ..llm_client import ChatClient, run_concurrently
+from ..ask import run_concurrently
+from ..llm_client import ChatClient
 from .build import LANG_SHARE
 from ..records import finished, sibling, to_line
 from .pairs import load_pairs
