@@ -149,10 +149,26 @@ def extract(
     return Extraction(body(sections.target), body(sections.pivot), body(sections.pivot_instruction), sections.status)
 
 
-def reference_target(text: str, target_language: str, headers: Mapping[str, Mapping[str, str | None]] | None = None) -> str:
-    """The reference's rule: everything after the first exact occurrence of the target
-    response header, stripped; the empty string when the header is absent. No cut at
-    later headers, no tolerance for another colon or spacing (compare `extract`)."""
+def reference_target(
+    text: str,
+    target_language: str,
+    headers: Mapping[str, Mapping[str, str | None]] | None = None,
+    order: str = "pivot_first",
+    pivot_language: str = "en",
+) -> str:
+    """The reference's rule (its extract_response_from_bilingual_output.py): everything
+    after the first exact occurrence of the target response header, stripped; the empty
+    string when the header is absent. With `order="target_first"` (its
+    extract_first_response) that text is cut at the first exact pivot response header
+    and stripped again. No tolerance for another colon or spacing (compare `extract`)."""
     header = get_language(target_language, headers).response_header
-    position = text.find(header)
-    return text[position + len(header) :].strip() if position >= 0 and header else ""
+    position = text.find(header) if header else -1
+    if position < 0:
+        return ""
+    answer = text[position + len(header) :].strip()
+    if order == "target_first":
+        other = get_language(pivot_language, headers).response_header
+        cut = answer.find(other) if other else -1
+        if cut >= 0:
+            answer = answer[:cut].strip()
+    return answer

@@ -148,7 +148,7 @@ def answer_line(record: dict, answer: Generated, config: PlugConfig, generator: 
     extracted = extract_answer(answer.text, record["lang"], config)  # languages are scored once, from the file
     target = extracted.target
     if extraction == "paper" and config.mode == "plug":
-        target = reference_target(answer.text, record["lang"], config.header_overrides())
+        target = reference_target(answer.text, record["lang"], config.header_overrides(), config.order, config.pivot_language)
     return {
         "id": record["id"],
         "lang": record["lang"],
@@ -165,7 +165,8 @@ def answer_line(record: dict, answer: Generated, config: PlugConfig, generator: 
 
 def _todo(records: list[dict], output: Path) -> list[dict]:
     output.parent.mkdir(parents=True, exist_ok=True)
-    done = finished(output)
+    # an answer line has its raw output: a file without one is not ours to resume
+    done = finished(output, key=lambda row: (row["raw_output"], str(row["id"]))[1])
     return [r for r in records if str(r["id"]) not in done]
 
 
@@ -228,7 +229,8 @@ def generate_served(
     the server cut at the limit (`finish_reason: length`) is marked truncated."""
     from tqdm.auto import tqdm
 
-    from ..llm_client import ChatError, append_concurrently
+    from ..ask import append_concurrently
+    from ..llm_client import ChatError
 
     if max_new_tokens is None and (tokenizer is None or not sequence_len):
         raise ValueError("give max_new_tokens, or the model's tokenizer and sequence_len to derive it")

@@ -59,3 +59,18 @@ def tally(outcomes: list[str], name_a: str, name_b: str) -> dict:
         }
 
     return {"n": n, "ties": counts[TIE], "errors": counts[ERROR], "a": side("a", name_a), "b": side("b", name_b)}
+
+
+def rating_stats(ratings: list[float | None]) -> dict:
+    """Single-answer grading of one group: `mean` counts a judgment without a rating as
+    -1, as the reference's averaging script does (its figure); `mean_graded` averages
+    only the ratings; `errors` counts the judgments without one."""
+    graded = [r for r in ratings if r is not None]
+    n = len(ratings)
+    return {
+        "n": n,
+        "graded": len(graded),
+        "errors": n - len(graded),
+        "mean": sum(r if r is not None else -1.0 for r in ratings) / n if n else None,
+        "mean_graded": sum(graded) / len(graded) if graded else None,
+    }

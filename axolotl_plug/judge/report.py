@@ -1,4 +1,5 @@
-"""Files a person reads: summary.md (a table to paste) and winrate.png (bars)."""
+"""Files a person reads: summary.md (a table to paste) and, for pairwise runs,
+winrate.png (bars)."""
 
 from __future__ import annotations
 
@@ -39,6 +40,34 @@ def summary_markdown(summary: dict) -> str:
             f"{gb['wins']} (+{gb['slight_wins']} slight) | {group['ties']} | {group['errors']} | "
             f"{_rate(ga)} | {_rate(gb)} |"
         )
+    return "\n".join(lines) + "\n"
+
+
+def _mean(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def single_markdown(summary: dict) -> str:
+    """Single-answer grading: per system the reference's mean (errors as -1), the mean of
+    the graded answers and the errors, overall and by dataset, category and language."""
+    lines = [
+        "# Single-answer grading",
+        "",
+        f"Graded by {summary['judge_model']}, protocol `{summary['protocol']}` (prompt `{summary['prompt_name']}`, "
+        f"hash {summary['prompt_hash']}). `mean` averages every judgment and counts one without a rating "
+        "as -1, as the reference's averaging script does; `mean graded` averages the ratings only.",
+        "",
+        "| system | group | n | mean | mean graded | errors |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for entry in summary["systems"].values():
+        groups = [("overall", entry)] + [
+            (f"{kind.removeprefix('by_')}: {name}", stats)
+            for kind in ("by_dataset", "by_category", "by_language") for name, stats in entry[kind].items()
+        ]
+        for name, stats in groups:
+            lines.append(f"| {entry['name']} | {name} | {stats['n']} | {_mean(stats['mean'])} | "
+                         f"{_mean(stats['mean_graded'])} | {stats['errors']} |")
     return "\n".join(lines) + "\n"
 
 

@@ -1,71 +1,65 @@
-"""`axolotl plug judge`: pair two answer files, ask the judge twice per item, resume,
-aggregate and report."""
+"""`axolotl plug judge`: pair two answer files and ask the judge twice per item (both
+answer orders), or grade each answer on its own; resume, aggregate and report."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 
-from ..llm_client import ChatClient, ChatError, append_concurrently
-from ..records import finished, load_instructions, read_records
-from .aggregate import item_outcome, tally
+from ..ask import Ask, ask_all
+from ..llm_client import ChatClient
+from ..eval.answers import Answers, read_answers
+from ..records import load_instructions
+from .aggregate import item_outcome, rating_stats, tally
 from .prompt import Protocol, ours
-from .report import plot_winrate, summary_markdown
+from .report import plot_winrate, single_markdown, summary_markdown
 
-ORDERS = ("ab", "ba")  # ab: A's answer in slot A; ba: swapped
+ANSWER_ORDERS = ("ab", "ba")  # ab: A's answer in slot A; ba: swapped
 CATEGORY_FIELDS = ("dataset", "category")
 
 
-@dataclass(frozen=True)
-class Job:
-    id: str
-    order: str
-    messages: tuple
-
-    @property
-    def key(self) -> str:
-        """What was asked, hashed: a judgment is reused only for the very same messages,
-        so answers that changed since are judged again."""
-        text = "\x00".join(f"{m['role']}\x01{m['content']}" for m in self.messages)
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-@dataclass
-class System:
-    """One side of the comparison: its answers by id, and how they ended."""
-
-    name: str
-    answers: dict[str, str]
-    truncated: set[str]
-
-
-def read_system(path: Path, name: str | None = None) -> System:
-    """An answer file (generate's output): `output` by id, and the ids marked truncated."""
-    rows = [r for r in read_records(path) if "id" in r]
-    answers = {str(r["id"]): (r.get("output") or "").strip() for r in rows}
-    truncated = {str(r["id"]) for r in rows if r.get("truncated")}
-    name = name or next((r["generator"] for r in rows if r.get("generator")), path.stem)
-    return System(name, answers, truncated)
-
-
-def pair_items(records: list[dict], a: System, b: System) -> tuple[list[dict], list[str]]:
+def pair_items(records: list[dict], a: Answers, b: Answers) -> tuple[list[dict], list[str]]:
     """The items both files answer (empty answers included: they are judged as they are)
     and the ids only one file has."""
     compared, missing = [], []
     for record in records:
         rid = str(record["id"])
-        if rid in a.answers and rid in b.answers:
+        if rid in a.texts and rid in b.texts:
             compared.append(record)
-        elif rid in a.answers or rid in b.answers:
+        elif rid in a.texts or rid in b.texts:
             missing.append(record["id"])
     return compared, missing
 
 
-def side_counts(system: System, ids: list[str]) -> dict[str, int]:
-    return {"empty": sum(not system.answers[i] for i in ids), "truncated": sum(i in system.truncated for i in ids)}
+def side_counts(system: Answers, ids: list[str]) -> dict[str, int]:
+    return {"empty": sum(not system.texts[i].strip() for i in ids), "truncated": sum(i in system.truncated for i in ids)}
+
+
+def group_ids(records: list[dict], group_of) -> dict[str, list[str]]:
+    """Item ids by `group_of(record)` (None: in no group), groups sorted by name."""
+    groups: dict[str, list[str]] = defaultdict(list)
+    for record in records:
+        name = group_of(record)
+        if name not in (None, ""):
+            groups[str(name)].append(str(record["id"]))
+    return dict(sorted(groups.items()))
+
+
+def category_of(record: dict):
+    """The pairwise summary's category: the instructions' `dataset`, else `category`."""
+    return next((record[f] for f in CATEGORY_FIELDS if record.get(f)), None)
+
+
+def language_of(systems: list[Answers]):
+    """An item's language: the answers' `lang`, else the instructions'."""
+    return lambda record: next((s.langs[str(record["id"])] for s in systems if str(record["id"]) in s.langs),
+                               record.get("lang"))
+
+
+def _protocol_fields(protocol: Protocol, client: ChatClient, max_tokens: int) -> dict:
+    return {"mode": protocol.mode, "judge_model": client.model, "protocol": protocol.name,
+            "prompt_name": protocol.prompt_name, "prompt_hash": protocol.template_hash, "judge_max_tokens": max_tokens}
 
 
 def run_judge(
@@ -87,72 +81,91 @@ def run_judge(
     Returns the summary. Under a protocol that allows it, a reply without a verdict is
     asked again up to `reasks` times (the client retries transport failures on its own).
     Raises ChatError (after writing what finished) when calls kept failing."""
-    from tqdm.auto import tqdm
-
     protocol = protocol or ours()
-    reasks = reasks if protocol.reasks else 0
     records = load_instructions(instructions, split, require_lang=False)
-    a, b = read_system(a_path), read_system(b_path, b_name)
+    a, b = read_answers(a_path), read_answers(b_path, b_name)
     compared, missing = pair_items(records, a, b)
 
-    jobs = []
+    asks = []
     for record in compared:
         rid = str(record["id"])
-        answers = {"ab": (a.answers[rid], b.answers[rid]), "ba": (b.answers[rid], a.answers[rid])}
-        for order in ORDERS:
-            jobs.append(Job(rid, order, tuple(protocol.messages(record["instruction"], *answers[order]))))
+        slots = {"ab": (a.texts[rid], b.texts[rid]), "ba": (b.texts[rid], a.texts[rid])}
+        for order in ANSWER_ORDERS:
+            messages = tuple(protocol.messages(record["instruction"], *slots[order]))
+            asks.append(Ask((("id", rid), ("order", order)), messages))
+    rows = ask_all(
+        client, asks, output / "judgments.jsonl", read=protocol.read, value_field="verdict", fallback="error",
+        settings=protocol.settings(max_tokens), reasks=reasks if protocol.reasks else 0,
+        concurrency=concurrency, desc="judging", progress=progress,
+    )
 
-    output.mkdir(parents=True, exist_ok=True)
-    judgments_path = output / "judgments.jsonl"
-    done = finished(judgments_path, key=lambda row: (row["id"], row["order"], row["model"], row["prompt_hash"]))
-    key = lambda job: (job.id, job.order, client.model, job.key)  # noqa: E731
-    todo = [job for job in jobs if key(job) not in done]
-
-    def ask(job: Job) -> tuple[str, str]:
-        reply = ""
-        for _ in range(reasks + 1):
-            reply = client.complete(list(job.messages), temperature=0.0, top_p=protocol.top_p, max_tokens=max_tokens).text
-            verdict = protocol.verdict(reply)
-            if verdict:
-                return reply, verdict
-        return reply, "error"  # no verdict, after the re-asks the protocol allows
-
-    def line(job: Job, result: tuple[str, str]) -> dict:
-        row = {"id": job.id, "order": job.order, "model": client.model, "prompt_hash": job.key,
-               "raw_reply": result[0], "verdict": result[1]}
-        done[key(job)] = row
-        return row
-
-    bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="judging", unit="call", disable=not progress)
-    failures = append_concurrently(ask, todo, judgments_path, line, concurrency=concurrency, bar=bar)
-    if failures:
-        job, error = failures[0]
-        raise ChatError(
-            f"{len(failures)} judge calls failed and were not recorded (first: {job.id}/{job.order}: {error}); "
-            "run the same command again to retry only those"
-        )
-
-    verdicts = {(job.id, job.order): done[key(job)]["verdict"] for job in jobs}
+    verdicts = {(row["id"], row["order"]): row["verdict"] for row in rows}
     ids = [str(r["id"]) for r in compared]
     outcomes = {rid: item_outcome(verdicts[(rid, "ab")], verdicts[(rid, "ba")]) for rid in ids}
     summary = tally([outcomes[rid] for rid in ids], a.name, b.name)
-    summary["a"].update(side_counts(a, ids))
-    summary["b"].update(side_counts(b, ids))
+    summary["a"].update(side_counts(a, ids), answers=str(a.path))
+    summary["b"].update(side_counts(b, ids), answers=str(b.path))
     summary["missing"] = len(missing)
     summary["missing_ids"] = missing
-    groups: dict[str, list[str]] = defaultdict(list)
-    for record in compared:
-        category = next((record[f] for f in CATEGORY_FIELDS if record.get(f)), None)
-        if category is not None:
-            groups[str(category)].append(outcomes[str(record["id"])])
-    summary["by_category"] = {name: tally(group, a.name, b.name) for name, group in sorted(groups.items())}
-    summary["judge_model"] = client.model
-    summary["protocol"] = protocol.name
-    summary["prompt_name"] = protocol.prompt_name
-    summary["prompt_hash"] = protocol.prompt_hash
-    summary["judge_max_tokens"] = max_tokens
+    for group, group_of in (("by_category", category_of), ("by_language", language_of([a, b]))):
+        summary[group] = {name: tally([outcomes[i] for i in members], a.name, b.name)
+                          for name, members in group_ids(compared, group_of).items()}
+    summary.update(_protocol_fields(protocol, client, max_tokens))
 
     (output / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
     (output / "summary.md").write_text(summary_markdown(summary), encoding="utf-8")
     plot_winrate(summary, output / "winrate.png")
+    return summary
+
+
+def run_single(
+    instructions: str,
+    answer_paths: list[Path],
+    output: Path,
+    client: ChatClient,
+    *,
+    protocol: Protocol,
+    split: str | None = None,
+    concurrency: int = 8,
+    reasks: int = 1,
+    max_tokens: int = 1024,
+    progress: bool = True,
+) -> dict:
+    """Grade every answer of each file on its own (FastChat's single-answer grading) and
+    write the summary files. Returns the summary: per system the mean over all
+    judgments with an error counted as -1 (the reference's figure), the mean over the
+    graded ones, and the error count, overall, by dataset, category and language."""
+    records = load_instructions(instructions, split, require_lang=False)
+    sides = [("a", read_answers(path)) for path in answer_paths[:1]] + [("b", read_answers(p)) for p in answer_paths[1:2]]
+    asks, present = [], {}
+    for side, system in sides:
+        present[side] = [r for r in records if str(r["id"]) in system.texts]
+        for record in present[side]:
+            rid = str(record["id"])
+            asks.append(Ask((("id", rid), ("system", side)), tuple(protocol.messages(record["instruction"], system.texts[rid]))))
+    rows = ask_all(
+        client, asks, output / "judgments.jsonl", read=protocol.read, value_field="rating", fallback=None,
+        settings=protocol.settings(max_tokens), reasks=reasks if protocol.reasks else 0,
+        concurrency=concurrency, desc="grading", progress=progress,
+    )
+    ratings = {(row["id"], row["system"]): row["rating"] for row in rows}
+
+    summary = {"systems": {}}
+    for side, system in sides:
+        ids = [str(r["id"]) for r in present[side]]
+        graded = {rid: ratings[(rid, side)] for rid in ids}
+        entry = {"name": system.name, "answers": str(system.path), **rating_stats(list(graded.values()))}
+        groupings = (("by_dataset", lambda r: r.get("dataset")), ("by_category", lambda r: r.get("category")),
+                     ("by_language", language_of([system])))
+        for group, group_of in groupings:
+            entry[group] = {name: rating_stats([graded[i] for i in members])
+                            for name, members in group_ids(present[side], group_of).items()}
+        answered = set(system.texts)
+        entry["missing_ids"] = [r["id"] for r in records if str(r["id"]) not in answered]
+        entry["missing"] = len(entry["missing_ids"])
+        summary["systems"][side] = entry
+    summary.update(_protocol_fields(protocol, client, max_tokens))
+
+    (output / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
+    (output / "summary.md").write_text(single_markdown(summary), encoding="utf-8")
     return summary
