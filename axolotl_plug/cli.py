@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
 
 import click
+
+from .judge.prompt import MODES, PROTOCOLS
 
 DEFAULT_DEMO_MODEL = "models/smollm2-135m-instruct"
 
@@ -33,6 +36,21 @@ def _model_settings(config: str | None, model_dir: str | None):
             raise click.UsageError(str(exc)) from None
         return settings, sequence_len, Path(model_dir)
     raise click.UsageError("give CONFIG, or --model-dir with a model trained by axolotl-plug (it has plug.json)")
+
+
+def user_errors(command):
+    """Bad input and failed requests end as one message and exit code 1, not a traceback."""
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        from .llm_client import ChatError
+
+        try:
+            return command(*args, **kwargs)
+        except (ValueError, ChatError, FileNotFoundError) as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return run
 
 
 @click.group()
@@ -83,7 +101,7 @@ def audit(config: str, num_samples: int):
 @click.option("--generator", default=None, help="Name written in each line (default: the model folder's name).")
 @click.option("--max-new-tokens", default=None, type=int,
               help="Token limit of an answer. Default: the config's sequence_len minus the prompt.")
-@click.option("--extraction", type=click.Choice(["ours", "paper"]), default="ours", show_default=True,
+@click.option("--extraction", type=click.Choice(("ours", "paper")), default="ours", show_default=True,
               help="How `output` is cut from the answer: our rule, or the reference's (after the first exact target header).")
 @click.option("--batch-size", default=8, show_default=True, help="Local generation: prompts per batch.")
 @click.option("--base-url", default=None, help="Generate on this OpenAI-compatible server (vLLM, SGLang, transformers serve) instead of in-process.")
@@ -134,47 +152,142 @@ def generate(config, instructions, split, output, model_dir, generator, max_new_
 @click.option("--split", default=None, help="Hub split or file stem (e.g. `chinese` for X-AlpacaEval).")
 @click.option("--a", "a_path", required=True, type=click.Path(exists=True, dir_okay=False), help="Answers of system A (generate's output).")
 @click.option("--b", "b_path", default=None, type=click.Path(exists=True, dir_okay=False), help="Answers of system B.")
-@click.option("--reference", default=None, type=click.Path(exists=True, dir_okay=False), help="A fixed reference output file instead of --b.")
+@click.option("--reference", default=None, type=click.Path(exists=True, dir_okay=False), help="pair: a fixed reference output file instead of --b.")
+@click.option("--mode", type=click.Choice(MODES), default="pair", show_default=True,
+              help="pair: compare A and B in both answer orders. single: grade each answer of A (and B) from 1 to 10.")
 @click.option("--judge-model", required=True, help="Model name sent to the endpoint.")
 @click.option("--base-url", default="https://api.openai.com/v1", show_default=True, help="OpenAI-compatible endpoint.")
 @click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True, help="Environment variable holding the key.")
-@click.option("--protocol", type=click.Choice(["ours", "paper"]), default="ours", show_default=True,
-              help="`paper`: the reference judging (FastChat prompt file, top_p 0, reference verdict rule, no re-asks).")
+@click.option("--protocol", type=click.Choice(PROTOCOLS), default="ours", show_default=True,
+              help="`paper`: the reference judging, request for request (FastChat prompt file, answers as the files hold them, no re-asks).")
 @click.option("--prompt-file", default=None, type=click.Path(exists=True, dir_okay=False),
-              help="ours: your judge prompt ({instruction}, {answer_a}, {answer_b}). paper: a FastChat judge-prompt JSONL file.")
-@click.option("--prompt-name", default=None, help="paper: the entry of --prompt-file to use (default pair-v2).")
+              help="ours: your judge prompt ({instruction} and {answer_a}, {answer_b} or {answer}). paper: a FastChat judge-prompt JSONL file.")
+@click.option("--prompt-name", default=None, help="paper: the entry of --prompt-file (default pair-v2, or single-v1 with --mode single).")
 @click.option("--judge-max-tokens", default=1024, show_default=True, help="Longest judge reply, in tokens.")
 @click.option("--concurrency", default=8, show_default=True)
 @click.option("--max-retries", default=3, show_default=True, help="Retries of a request that failed in transport (429, 5xx, timeouts).")
 @click.option("--reasks", default=1, show_default=True, help="ours: times a reply without a verdict is asked again.")
 @click.option("--timeout", default=120.0, show_default=True, help="Seconds per request.")
 @click.option("--output", required=True, type=click.Path(file_okay=False), help="Folder for judgments and summaries.")
-def judge(instructions, split, a_path, b_path, reference, judge_model, base_url, api_key_env, protocol, prompt_file,
+@user_errors
+def judge(instructions, split, a_path, b_path, reference, mode, judge_model, base_url, api_key_env, protocol, prompt_file,
           prompt_name, judge_max_tokens, concurrency, max_retries, reasks, timeout, output):
-    """Pairwise LLM-judge comparison of two answer files, both answer orders."""
+    """Compare two answer files with an LLM judge (both answer orders), or grade answers one by one."""
     from .judge import prompt
-    from .judge.report import summary_markdown
-    from .judge.run import run_judge
-    from .llm_client import ChatClient, ChatError
+    from .judge.report import single_markdown, summary_markdown
+    from .judge.run import run_judge, run_single
+    from .llm_client import ChatClient
 
-    if bool(b_path) == bool(reference):
+    if mode == "pair" and bool(b_path) == bool(reference):
         raise click.UsageError("give exactly one of --b and --reference")
+    if mode == "single" and reference:
+        raise click.UsageError("--reference is for --mode pair; grade a second file with --b")
     try:
-        chosen = prompt.paper(prompt_file, prompt_name) if protocol == "paper" else prompt.ours(prompt_file)
+        chosen = prompt.paper(prompt_file, prompt_name, mode) if protocol == "paper" else prompt.ours(prompt_file, mode)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     client = ChatClient(judge_model, base_url, api_key_env, timeout=timeout, max_retries=max_retries)
+    common = dict(protocol=chosen, split=split, concurrency=concurrency, reasks=reasks, max_tokens=judge_max_tokens)
     try:
-        summary = run_judge(
-            instructions, Path(a_path), Path(b_path or reference), Path(output), client, protocol=chosen, split=split,
-            concurrency=concurrency, reasks=reasks, max_tokens=judge_max_tokens,
-            b_name="reference" if reference else None,
-        )
-    except ChatError as exc:
-        raise click.ClickException(str(exc)) from None
+        if mode == "single":
+            paths = [Path(a_path)] + ([Path(b_path)] if b_path else [])
+            click.echo(single_markdown(run_single(instructions, paths, Path(output), client, **common)))
+        else:
+            summary = run_judge(instructions, Path(a_path), Path(b_path or reference), Path(output), client,
+                                b_name="reference" if reference else None, **common)
+            click.echo(summary_markdown(summary))
     finally:
         client.close()
-    click.echo(summary_markdown(summary))
+
+
+@plug.group()
+def score():
+    """Score benchmark answers against their references (X-SVAMP, X-TruthfulQA)."""
+
+
+_answers = click.option("--answers", required=True, type=click.Path(exists=True, dir_okay=False),
+                        help="Answers to score (generate's output: id, output).")
+_split = click.option("--split", default=None, help="Hub split (the language), or a file stem.")
+
+
+@score.command("svamp")
+@_answers
+@click.option("--references", required=True, help="X-SVAMP: a JSON/JSONL file or hub id (id, instruction, answer), "
+                                                  "e.g. zhihz0535/X-SVAMP_en_zh_ko_it_es with --split.")
+@_split
+@click.option("--extract-model", default=None, help="Extract each answer's number with this chat model first (the reference used gpt-3.5-turbo).")
+@click.option("--base-url", default="https://api.openai.com/v1", show_default=True, help="With --extract-model: the endpoint.")
+@click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True)
+@click.option("--extract-prompt-file", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="With --extract-model: a few-shot prompt with {question} and {response} (default: ours).")
+@click.option("--concurrency", default=8, show_default=True)
+@click.option("--max-retries", default=3, show_default=True, help="Retries of a request that failed in transport.")
+@click.option("--timeout", default=120.0, show_default=True, help="Seconds per request.")
+@click.option("--output", required=True, type=click.Path(file_okay=False), help="Folder for scored.jsonl and the summaries.")
+@user_errors
+def score_svamp_command(answers, references, split, extract_model, base_url, api_key_env, extract_prompt_file,
+                        concurrency, max_retries, timeout, output):
+    """Accuracy of the final number, with the reference's rule."""
+    from .llm_client import ChatClient
+    from .score.svamp import score_svamp, svamp_markdown
+
+    if extract_prompt_file and not extract_model:
+        raise click.UsageError("--extract-prompt-file goes with --extract-model")
+    client = ChatClient(extract_model, base_url, api_key_env, timeout=timeout, max_retries=max_retries) if extract_model else None
+    try:
+        summary = score_svamp(Path(answers), references, Path(output), split=split, client=client,
+                              extract_prompt=extract_prompt_file, concurrency=concurrency)
+    finally:
+        if client is not None:
+            client.close()
+    click.echo(svamp_markdown(summary))
+
+
+@score.command("truthfulqa")
+@_answers
+@click.option("--references", required=True, help="X-TruthfulQA: a JSON/JSONL file or hub id (id, instruction, correct_answers, "
+                                                  "incorrect_answers), e.g. zhihz0535/X-TruthfulQA_en_zh_ko_it_es with --split.")
+@_split
+@click.option("--judge-model", required=True, help="Model name sent to the endpoint (the paper: gpt-4-0613).")
+@click.option("--base-url", default="https://api.openai.com/v1", show_default=True)
+@click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True)
+@click.option("--protocol", type=click.Choice(PROTOCOLS), default="ours", show_default=True,
+              help="`paper`: the reference's requests and reading (needs --prompt-file), no re-asks.")
+@click.option("--prompt-file", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="JSON with `truthfulness` and `informativeness`, each system_prompt and prompt_template (the reference's format).")
+@click.option("--judge-max-tokens", default=1024, show_default=True)
+@click.option("--reasks", default=1, show_default=True, help="ours: times a reply without a verdict is asked again.")
+@click.option("--concurrency", default=8, show_default=True)
+@click.option("--max-retries", default=3, show_default=True, help="Retries of a request that failed in transport.")
+@click.option("--timeout", default=120.0, show_default=True, help="Seconds per request.")
+@click.option("--output", required=True, type=click.Path(file_okay=False), help="Folder for judgments, scores and summaries.")
+@user_errors
+def score_truthfulqa_command(answers, references, split, judge_model, base_url, api_key_env, protocol, prompt_file,
+                             judge_max_tokens, reasks, concurrency, max_retries, timeout, output):
+    """Truthfulness and informativeness by an LLM judge, two passes per answer."""
+    from .llm_client import ChatClient
+    from .score.truthfulqa import score_truthfulqa, truthfulqa_markdown
+
+    client = ChatClient(judge_model, base_url, api_key_env, timeout=timeout, max_retries=max_retries)
+    try:
+        summary = score_truthfulqa(Path(answers), references, Path(output), client, split=split, protocol=protocol,
+                                   prompt_file=prompt_file, max_tokens=judge_max_tokens, reasks=reasks,
+                                   concurrency=concurrency)
+    finally:
+        client.close()
+    click.echo(truthfulqa_markdown(summary))
+
+
+@plug.command()
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--output", required=True, type=click.Path(file_okay=False), help="Folder for report.md and report.png.")
+@user_errors
+def report(run_dirs, output):
+    """One table like the paper's from judge and score runs (their summary.json) and the
+    answer files they name."""
+    from .report import write_report
+
+    click.echo(write_report([Path(d) for d in run_dirs], Path(output)))
 
 
 @plug.group()

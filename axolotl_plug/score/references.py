@@ -1,0 +1,71 @@
+"""A benchmark's reference rows (local file or hub split), checked field by field, and
+matched to one system's answers by id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from ..eval.answers import Answers
+from ..records import load_rows
+
+
+def is_text(value) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def is_number(value) -> bool:
+    if isinstance(value, bool):
+        return False
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def is_text_list(value) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def load_references(source: str, split: str | None, fields: dict[str, tuple[Callable, str]]) -> list[dict]:
+    """Rows with an `id` and every field in `fields` ({name: (check, what it must be)});
+    the first row that fails says which and why."""
+    rows = load_rows(source, split)
+    seen = set()
+    for index, row in enumerate(rows):
+        if "id" not in row:
+            raise ValueError(f"{source}: row {index}: field 'id' is missing")
+        if str(row["id"]) in seen:
+            raise ValueError(f"{source}: row {index}: id {row['id']!r} appears twice")
+        seen.add(str(row["id"]))
+        for name, (check, what) in fields.items():
+            if not check(row.get(name)):
+                state = "missing" if name not in row else f"not {what} ({row[name]!r:.60})"
+                raise ValueError(f"{source}: row {index}: field {name!r} is {state}")
+    return rows
+
+
+@dataclass
+class Matched:
+    """References paired with answers: every reference row in order, the answer's id
+    where there is one; the ids no answer has; the answers no reference has."""
+
+    references: list[dict]
+    missing_ids: list
+    unmatched: int
+
+    def language(self, answers: Answers):
+        """A reference row's language: its answer's `lang`, else its own, else the one
+        language all answers share."""
+        langs = answers.langs
+        only = next(iter(set(langs.values()))) if len(set(langs.values())) == 1 else None
+        return lambda row: langs.get(str(row["id"])) or row.get("lang") or only
+
+
+def match(references: list[dict], answers: Answers, source: str) -> Matched:
+    ids = {str(r["id"]) for r in references}
+    if not ids & set(answers.texts):
+        raise ValueError(f"{answers.path}: no answer has an id of {source} (another language's split?)")
+    missing = [r["id"] for r in references if str(r["id"]) not in answers.texts]
+    return Matched(references, missing, sum(rid not in ids for rid in answers.texts))
