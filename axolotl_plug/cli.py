@@ -110,6 +110,7 @@ def audit(config: str, num_samples: int):
 @click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True, help="With --base-url: variable holding the key.")
 @click.option("--max-retries", default=3, show_default=True, help="With --base-url: retries of a request that failed in transport.")
 @click.option("--timeout", default=600.0, show_default=True, help="With --base-url: seconds per request.")
+@user_errors
 def generate(config, instructions, split, output, model_dir, generator, max_new_tokens, extraction, batch_size,
              base_url, served_model, concurrency, api_key_env, max_retries, timeout):
     """Answer benchmark instructions with CONFIG's prompts; print the metrics table.

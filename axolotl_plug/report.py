@@ -160,6 +160,7 @@ def plot_report(rows: list[dict[str, str]], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.patches
     import matplotlib.pyplot as plt
 
     panels = [("alpacaeval", "X-AlpacaEval win rate (%)"), ("single", "single grading mean"),
@@ -176,19 +177,21 @@ def plot_report(rows: list[dict[str, str]], path: Path) -> None:
     panels = [(c, t) for c, t in panels if any(value(r, c) is not None for r in rows)]
     languages = sorted({r["language"] for r in rows})
     systems = sorted({r["system"] for r in rows})
-    fig, axes = plt.subplots(1, max(1, len(panels)), figsize=(4 * max(1, len(panels)), 3.2), squeeze=False)
+    fig, axes = plt.subplots(1, max(1, len(panels)), figsize=(4 * max(1, len(panels)), 3.4), squeeze=False)
     width = 0.8 / max(1, len(systems))
+    colours = {system: plt.cm.tab10(i % 10) for i, system in enumerate(systems)}
     for ax, (column, title) in zip(axes[0], panels):
         for i, system in enumerate(systems):
             heights = [next((value(r, column) for r in rows if r["language"] == lang and r["system"] == system), None)
                        for lang in languages]
             xs = [x + i * width for x, h in zip(range(len(languages)), heights) if h is not None]
-            ax.bar(xs, [h for h in heights if h is not None], width, label=system)
+            ax.bar(xs, [h for h in heights if h is not None], width, color=colours[system])
         ax.set_xticks([x + 0.4 - width / 2 for x in range(len(languages))], languages)
+        ax.set_xlim(-width / 2 - 0.1, len(languages) - 0.2 - width / 2 + 0.1)
         ax.set_title(title, fontsize="medium")
-    if panels:
-        axes[0][0].legend(fontsize="small", frameon=False)
-    fig.tight_layout()
+    handles = [matplotlib.patches.Patch(color=colours[s], label=s) for s in systems]
+    fig.legend(handles=handles, loc="upper center", ncol=max(1, len(systems)), frameon=False, fontsize="small")
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
     fig.savefig(path, dpi=120)
     plt.close(fig)
 

@@ -73,3 +73,40 @@ class ChatServer:
 
     def user_messages(self) -> list[str]:
         return [r["body"]["messages"][-1]["content"] for r in self.requests]
+
+
+def plug_command(*args: str, env: dict | None = None, timeout: int = 300):
+    """`python -m axolotl_plug ARGS` (the same click group as `axolotl plug`, without
+    axolotl's start-up), as a user runs it; returns the CompletedProcess."""
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "axolotl_plug", *args], env={**os.environ, **(env or {})},
+                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def kill_when(args: list[str], path, lines: int, env: dict | None = None, timeout: float = 120.0) -> int:
+    """Start `python -m axolotl_plug ARGS`, SIGKILL it once `path` holds at least `lines`
+    lines (a crash in the middle of the run), and return how many complete lines the
+    file holds then."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-m", "axolotl_plug", *args], env={**os.environ, **(env or {})},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline and process.poll() is None:
+            if path.is_file() and path.read_bytes().count(b"\n") >= lines:
+                break
+            time.sleep(0.01)
+        assert process.poll() is None, "the command ended before it could be killed"
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    return path.read_bytes().count(b"\n")

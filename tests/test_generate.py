@@ -84,6 +84,20 @@ def test_generate_extraction_flag_writes_the_reference_rule(tiny_model_dir, tmp_
     assert answer_line(record, answer, PlugConfig(), "g", "paper")["output"] == ""
     line = answer_line(record, answer, PlugConfig(), "g", "ours")
     assert (line["output"], line["id"], line["extraction"], line["truncated"]) == ("你好。", 7, "ours", False)
+    # target_first (the reference's extract_first_response): cut at the pivot header that follows
+    target_first = Generated("English instruction:\nq\n\n中文回复：\n 你好。 \n\nEnglish response:\nHi.", False)
+    config = PlugConfig(order="target_first")
+    assert answer_line(record, target_first, config, "g", "paper")["output"] == "你好。"
+    assert answer_line(record, Generated("中文回复：\n你好。\n", False), config, "g", "paper")["output"] == "你好。"
+
+
+def test_paper_extraction_in_target_first_order_cuts_at_the_exact_pivot_header():
+    text = "中文回复：\n第一。\nEnglish response:\nfirst\n中文回复：\n第二"
+    assert reference_target(text, "zh", order="target_first") == "第一。"
+    assert reference_target(text, "zh") == "第一。\nEnglish response:\nfirst\n中文回复：\n第二"
+    # the pivot header must be exact too: 'English response :' does not cut
+    assert reference_target("中文回复：a English response :b", "zh", order="target_first") == "a English response :b"
+    assert reference_target("English response:\nonly the pivot", "zh", order="target_first") == ""
 
 
 def test_training_leaves_plug_json_and_generate_needs_no_config(plug_trained, tmp_path):

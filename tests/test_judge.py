@@ -288,3 +288,106 @@ def test_our_protocol_bounds_the_reply_too(files, tmp_path):
         run_judge(str(instructions), a, b, tmp_path / "out", client(server), max_tokens=300, progress=False)
     assert {r["body"]["max_tokens"] for r in server.requests} == {300}
     assert all("top_p" not in r["body"] for r in server.requests)
+
+
+def test_paper_protocol_sends_answers_exactly_as_the_files_hold_them(tmp_path):
+    """Surrounding whitespace, blank lines and braces reach the judge untouched: the user
+    message is FastChat's template filled by str.format with the file's texts."""
+    texts = ["  leading and trailing  ", "\n\nblank lines\n\n\ninside\n\n", "", "braces {question} {}", "tab\t\n"]
+    instructions = write_jsonl(tmp_path / "bench.jsonl", [{"id": i, "instruction": f" question {i}\n"} for i in range(5)])
+    a = write_jsonl(tmp_path / "a.jsonl", [{"id": i, "output": t} for i, t in enumerate(texts)])
+    b = write_jsonl(tmp_path / "b.jsonl", [{"id": i, "output": texts[(i + 2) % 5]} for i in range(5)])
+    prompts = write_jsonl(tmp_path / "judge_prompts.jsonl", FASTCHAT_PROMPTS)
+    with ChatServer(lambda body, n: "[[C]]") as server:
+        result = run_axolotl("plug", "judge", "--instructions", str(instructions), "--a", str(a), "--b", str(b),
+                             "--judge-model", "gpt-4-0613", "--base-url", server.url, "--protocol", "paper",
+                             "--prompt-file", str(prompts), "--prompt-name", "pair-test", "--output", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    template = FASTCHAT_PROMPTS[1]["prompt_template"]
+    expected = []
+    for i in range(5):
+        for first, second in ((texts[i], texts[(i + 2) % 5]), (texts[(i + 2) % 5], texts[i])):
+            expected.append({"model": "gpt-4-0613", "n": 1, "temperature": 0, "top_p": 0, "max_tokens": 1024, "messages": [
+                {"role": "system", "content": FASTCHAT_PROMPTS[1]["system_prompt"]},
+                {"role": "user", "content": template.format(question=f" question {i}\n", answer_a=first, answer_b=second)}]})
+    key = lambda body: json.dumps(body, sort_keys=True)  # noqa: E731
+    assert sorted(map(key, (r["body"] for r in server.requests))) == sorted(map(key, expected))
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["a"]["empty"] == 1 and summary["ties"] == 5  # '' is empty; whitespace-only texts are not sent stripped
+
+
+@pytest.mark.parametrize("reply, paper, ours", [
+    ("Rating: [[7]]", 7.0, 7.0),
+    ("[7]", 7.0, None),  # FastChat's backup pattern; ours wants double brackets
+    ("[[7.5]]", 7.5, 7.5),
+    ("[[8]] and then [[3]]", 8.0, None),  # FastChat takes the first; ours wants one rating
+    ("[9] but [[4]]", 4.0, 4.0),  # [[N]] is looked for before [N]
+    ("[[11]]", 11.0, None),
+    ("no rating at all", None, None),
+])
+def test_single_grading_reads_ratings(reply, paper, ours):
+    from axolotl_plug.judge.prompt import reference_rating, single_rating
+
+    assert reference_rating(reply) == paper and single_rating(reply) == ours
+
+
+SINGLE_REPLIES = {"win_a": "[[7]]", "slight_a": "[7]", "contradiction": "[[7.5]]", "both_tie": "no rating",
+                  "win_b": "[[8]] then [[3]]", "slight_b": "[9] but [[4]]", "no_verdict": "[[10]]", "empty_in_b": "[[1]]",
+                  "only_in_a": "[[5]]"}
+
+
+def single_reply(body, number):
+    return SINGLE_REPLIES[re.search(r"instruction (\w+)", body["messages"][1]["content"]).group(1)]
+
+
+def test_single_grading_with_the_paper_protocol(files, tmp_path):
+    instructions, a, b = files
+    prompts = write_jsonl(tmp_path / "judge_prompts.jsonl", FASTCHAT_PROMPTS)
+    out = tmp_path / "single"
+    args = ["plug", "judge", "--mode", "single", "--instructions", str(instructions), "--a", str(a), "--b", str(b),
+            "--judge-model", "gpt-4-0613", "--protocol", "paper", "--prompt-file", str(prompts),
+            "--prompt-name", "single-test", "--output", str(out)]
+    with ChatServer(single_reply) as server:
+        result = run_axolotl(*args, "--base-url", server.url)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(server.requests) == 9 + 8  # every answer of a (9) and of b (8), once: no re-asks
+    body = next(r["body"] for r in server.requests if "for win_a" in r["body"]["messages"][1]["content"] and "of a" in r["body"]["messages"][1]["content"])
+    assert body == {"model": "gpt-4-0613", "n": 1, "temperature": 0, "top_p": 0, "max_tokens": 1024, "messages": [
+        {"role": "system", "content": "Rate it."}, {"role": "user", "content": "instruction win_a answer of a for win_a"}]}
+    summary = json.loads((out / "summary.json").read_text())
+    side_a = summary["systems"]["a"]
+    ratings = [7.0, 7.0, 7.5, None, 8.0, 4.0, 10.0, 5.0, 1.0]  # a's nine answers, as the replies above read
+    assert side_a["name"] == "plug" and side_a["n"] == 9 and side_a["errors"] == 1 and side_a["graded"] == 8
+    assert side_a["mean"] == pytest.approx((49.5 - 1) / 9)  # an error counts as -1, as the reference averages
+    assert side_a["mean_graded"] == pytest.approx(49.5 / 8) and sum(r for r in ratings if r) == 49.5
+    assert side_a["by_dataset"]["helpful_base"] == {"n": 2, "graded": 2, "errors": 0, "mean": 7.0, "mean_graded": 7.0}
+    assert side_a["by_category"] == {}  # the instructions have no `category` field
+    assert summary["systems"]["b"]["n"] == 8 and summary["systems"]["b"]["missing_ids"] == ["only_in_a"]
+    assert "| plug | overall | 9 | 5.39 | 6.19 | 1 |" in result.stdout and "| baseline | overall | 8 |" in result.stdout
+
+    with ChatServer(single_reply) as server:
+        assert run_axolotl(*args, "--base-url", server.url).returncode == 0
+    assert server.requests == []  # nothing asked again
+
+
+def test_judge_resumes_after_a_kill(tmp_path):
+    from chat_server import kill_when, plug_command
+
+    instructions = write_jsonl(tmp_path / "bench.jsonl", [{"id": i, "instruction": f"instruction {i}"} for i in range(15)])
+    a = write_jsonl(tmp_path / "a.jsonl", [{"id": i, "output": f"answer of a for {i}"} for i in range(15)])
+    b = write_jsonl(tmp_path / "b.jsonl", [{"id": i, "output": f"answer of b for {i}"} for i in range(15)])
+    out = tmp_path / "out"
+    args = ["judge", "--instructions", str(instructions), "--a", str(a), "--b", str(b), "--judge-model", "j",
+            "--output", str(out), "--concurrency", "2"]
+
+    def slow(body, number):
+        return ("sleep", 0.05, "[[A]]")
+
+    with ChatServer(slow) as server:
+        kept = kill_when([*args, "--base-url", server.url], out / "judgments.jsonl", 5)
+    with ChatServer(slow) as server:
+        result = plug_command(*args, "--base-url", server.url)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(server.requests) == 30 - kept
+    keys = [(row["id"], row["order"]) for row in map(json.loads, (out / "judgments.jsonl").read_text().splitlines())]
+    assert len(keys) == len(set(keys)) == 30
