@@ -16,7 +16,8 @@ sent, so that changed prompts or answers are asked again and nothing else is.
 from __future__ import annotations
 
 import hashlib
-from contextlib import closing
+import threading
+from contextlib import ExitStack, closing
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,10 @@ R = TypeVar("R")
 
 # refusals that every later request would get too
 FATAL_STATUSES = frozenset({400, 401, 403, 404})
+
+
+class _NotSent(Exception):
+    """A request not sent because an earlier one was refused for good."""
 
 
 def is_fatal(error: Exception) -> bool:
@@ -57,30 +62,45 @@ def run_concurrently(work: Callable[[T], R], items: Iterable[T], concurrency: in
 def append_concurrently(
     work: Callable[[T], R],
     items: list[T],
-    path: Path,
-    line: Callable[[T, R], dict],
+    files: dict[str, Path],
+    line: Callable[[T, R], tuple[str, dict]],
     *,
     concurrency: int,
     bar,
 ) -> list[tuple[T, Exception]]:
-    """Run `work` over `items` and append `line(item, result)` to the JSONL file `path`
-    as each finishes, flushed. Advances the progress `bar`. Returns the items whose
-    work failed, with their exceptions; raises the first fatal refusal (`is_fatal`)
-    at once, after writing what had finished."""
+    """Run `work` over `items` and, as each finishes, append the row of `line(item,
+    result)` to the JSONL file it names (a key of `files`), flushed. Advances the
+    progress `bar`. Returns the items whose work failed, with their exceptions; raises
+    the first fatal refusal (`is_fatal`) at once, after writing what had finished."""
     failures = []
-    try:
-        with open(path, "a", encoding="utf-8") as handle, closing(run_concurrently(work, items, concurrency)) as results:
-            for item, result in results:
-                bar.update(1)
-                if isinstance(result, Exception):
-                    if is_fatal(result):
-                        raise result
-                    failures.append((item, result))
-                    continue
-                handle.write(to_line(line(item, result)))
-                handle.flush()
-    finally:
-        bar.close()
+    refused = threading.Event()
+
+    def guarded(item: T) -> R:
+        if refused.is_set():  # set by the worker that was refused, so no later request starts
+            raise _NotSent
+        try:
+            return work(item)
+        except Exception as exc:
+            if is_fatal(exc):
+                refused.set()
+            raise
+
+    with ExitStack() as stack:
+        stack.callback(bar.close)
+        handles = {name: stack.enter_context(open(path, "a", encoding="utf-8")) for name, path in files.items()}
+        results = stack.enter_context(closing(run_concurrently(guarded, items, concurrency)))
+        for item, result in results:
+            if isinstance(result, _NotSent):
+                continue
+            bar.update(1)
+            if isinstance(result, Exception):
+                if is_fatal(result):
+                    raise result
+                failures.append((item, result))
+                continue
+            name, row = line(item, result)
+            handles[name].write(to_line(row))
+            handles[name].flush()
     return failures
 
 
@@ -144,14 +164,14 @@ def ask_all(
                 return reply, value
         return reply, fallback
 
-    def line(a: Ask, result: tuple[str, object]) -> dict:
+    def line(a: Ask, result: tuple[str, object]) -> tuple[str, dict]:
         row = {**dict(a.fields), "model": client.model, "messages_hash": a.hash, "raw_reply": result[0],
                value_field: result[1]}
         done[ask_key(a)] = row
-        return row
+        return "out", row
 
     bar = tqdm(total=len(asks), initial=len(asks) - len(todo), desc=desc, unit="request", disable=not progress)
-    failures = append_concurrently(work, todo, path, line, concurrency=concurrency, bar=bar)
+    failures = append_concurrently(work, todo, {"out": path}, line, concurrency=concurrency, bar=bar)
     if failures:
         first, error = failures[0]
         about = ", ".join(f"{name} {value}" for name, value in first.fields)

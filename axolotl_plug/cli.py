@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 from pathlib import Path
@@ -26,6 +25,8 @@ def _model_settings(config: str | None, model_dir: str | None):
         from .config import read_config
 
         raw, settings = read_config(config)
+        if not (model_dir or raw.get("output_dir")):
+            raise click.UsageError(f"{config} has no output_dir: pass --model-dir with the trained model")
         return settings, raw.get("sequence_len"), Path(model_dir or raw["output_dir"])
     if model_dir:
         from .serving.settings import read_settings
@@ -38,22 +39,27 @@ def _model_settings(config: str | None, model_dir: str | None):
     raise click.UsageError("give CONFIG, or --model-dir with a model trained by axolotl-plug (it has plug.json)")
 
 
-def user_errors(command):
-    """Bad input and failed requests end as one message and exit code 1, not a traceback."""
+class PlugGroup(click.Group):
+    """Bad input and failed requests end, in every command, as one short message and
+    exit code 1, never a traceback: the modules raise ValueError (a pydantic
+    ValidationError is one), OSError or ChatError with the file, row and field."""
 
-    @functools.wraps(command)
-    def run(*args, **kwargs):
+    def invoke(self, ctx):
+        from pydantic import ValidationError
+
         from .llm_client import ChatError
 
         try:
-            return command(*args, **kwargs)
-        except (ValueError, ChatError, FileNotFoundError) as exc:
+            return super().invoke(ctx)
+        except ValidationError as exc:
+            from .config import describe_invalid
+
+            raise click.ClickException(describe_invalid(exc)) from None
+        except (ValueError, ChatError, OSError) as exc:
             raise click.ClickException(str(exc)) from None
 
-    return run
 
-
-@click.group()
+@click.group(cls=PlugGroup)
 def plug():
     """PLUG: pivot-language guided instruction tuning."""
     _offline_defaults()
@@ -74,7 +80,14 @@ def audit(config: str, num_samples: int):
     from .dataset.host import load_config, tokenize_datasets
     from .dataset.strategy import recording_reports
 
-    cfg = load_config(config)
+    from pydantic import ValidationError
+
+    from .config import describe_invalid
+
+    try:
+        cfg = load_config(config)
+    except ValidationError as exc:
+        raise click.ClickException(f"{config}: {describe_invalid(exc)}") from None
     strict = plug_config(cfg).on_bad_row == "error"
     # count every bad row instead of stopping at the first batch of them
     cfg.plug = {**(cfg.get("plug") or {}), "on_bad_row": "skip"}
@@ -110,20 +123,23 @@ def audit(config: str, num_samples: int):
 @click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True, help="With --base-url: variable holding the key.")
 @click.option("--max-retries", default=3, show_default=True, help="With --base-url: retries of a request that failed in transport.")
 @click.option("--timeout", default=600.0, show_default=True, help="With --base-url: seconds per request.")
-@user_errors
 def generate(config, instructions, split, output, model_dir, generator, max_new_tokens, extraction, batch_size,
              base_url, served_model, concurrency, api_key_env, max_retries, timeout):
     """Answer benchmark instructions with CONFIG's prompts; print the metrics table.
 
     Without CONFIG, --model-dir's plug.json (written at the end of training) gives the
     PLUG settings and sequence_len."""
-    from .eval.generation import file_counts, generate_file, generate_served, load_for_generation
+    from .eval.generation import answer_budget, file_counts, generate_file, generate_served, load_for_generation
     from .eval.metrics import format_table
+    from .languages import get_language
     from .llm_client import ChatClient, ChatError
     from .records import load_instructions
 
     config_obj, sequence_len, model_dir = _model_settings(config, model_dir)
+    answer_budget(0, max_new_tokens, sequence_len)  # say now, not after loading the model, when there is no limit
     records = load_instructions(instructions, split, config_obj.target_language)
+    for lang in sorted({r["lang"] for r in records}):  # an unknown code, before any model is loaded
+        get_language(lang, config_obj.header_overrides())
     common = dict(max_new_tokens=max_new_tokens, sequence_len=sequence_len, extraction=extraction)
     if base_url:
         from transformers import AutoTokenizer
@@ -170,7 +186,6 @@ def generate(config, instructions, split, output, model_dir, generator, max_new_
 @click.option("--reasks", default=1, show_default=True, help="ours: times a reply without a verdict is asked again.")
 @click.option("--timeout", default=120.0, show_default=True, help="Seconds per request.")
 @click.option("--output", required=True, type=click.Path(file_okay=False), help="Folder for judgments and summaries.")
-@user_errors
 def judge(instructions, split, a_path, b_path, reference, mode, judge_model, base_url, api_key_env, protocol, prompt_file,
           prompt_name, judge_max_tokens, concurrency, max_retries, reasks, timeout, output):
     """Compare two answer files with an LLM judge (both answer orders), or grade answers one by one."""
@@ -201,7 +216,7 @@ def judge(instructions, split, a_path, b_path, reference, mode, judge_model, bas
         client.close()
 
 
-@plug.group()
+@plug.group(cls=PlugGroup)
 def score():
     """Score benchmark answers against their references (X-SVAMP, X-TruthfulQA)."""
 
@@ -225,7 +240,6 @@ _split = click.option("--split", default=None, help="Hub split (the language), o
 @click.option("--max-retries", default=3, show_default=True, help="Retries of a request that failed in transport.")
 @click.option("--timeout", default=120.0, show_default=True, help="Seconds per request.")
 @click.option("--output", required=True, type=click.Path(file_okay=False), help="Folder for scored.jsonl and the summaries.")
-@user_errors
 def score_svamp_command(answers, references, split, extract_model, base_url, api_key_env, extract_prompt_file,
                         concurrency, max_retries, timeout, output):
     """Accuracy of the final number, with the reference's rule."""
@@ -262,7 +276,6 @@ def score_svamp_command(answers, references, split, extract_model, base_url, api
 @click.option("--max-retries", default=3, show_default=True, help="Retries of a request that failed in transport.")
 @click.option("--timeout", default=120.0, show_default=True, help="Seconds per request.")
 @click.option("--output", required=True, type=click.Path(file_okay=False), help="Folder for judgments, scores and summaries.")
-@user_errors
 def score_truthfulqa_command(answers, references, split, judge_model, base_url, api_key_env, protocol, prompt_file,
                              judge_max_tokens, reasks, concurrency, max_retries, timeout, output):
     """Truthfulness and informativeness by an LLM judge, two passes per answer."""
@@ -282,7 +295,6 @@ def score_truthfulqa_command(answers, references, split, judge_model, base_url, 
 @plug.command()
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--output", required=True, type=click.Path(file_okay=False), help="Folder for report.md and report.png.")
-@user_errors
 def report(run_dirs, output):
     """One table like the paper's from judge and score runs (their summary.json) and the
     answer files they name."""
@@ -291,7 +303,7 @@ def report(run_dirs, output):
     click.echo(write_report([Path(d) for d in run_dirs], Path(output)))
 
 
-@plug.group()
+@plug.group(cls=PlugGroup)
 def data():
     """Build PLUG training data from instruction data and its translations."""
 
@@ -341,7 +353,10 @@ def data_translate(input_file, lang, source_lang, model, base_url, api_key_env, 
         client.close()
     click.echo(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items()))
     if counts["failed"]:
-        raise click.ClickException(f"{counts['failed']} rows failed (server errors); run the same command again to retry them")
+        from .records import sibling
+
+        raise click.ClickException(f"{counts['failed']} rows failed, each with its reason in "
+                                   f"{sibling(Path(output), 'failed.jsonl')}; run the same command again to retry them")
 
 
 @plug.command()
@@ -354,7 +369,13 @@ def data_translate(input_file, lang, source_lang, model, base_url, api_key_env, 
 @click.option("--port", default=8080, show_default=True)
 @click.option("--show-pivot", is_flag=True, help="Return the pivot sections as reasoning_content (a request can ask too).")
 @click.option("--timeout", default=600.0, show_default=True, help="Seconds to wait for the engine (per read).")
-def serve(upstream, model_dir, config_path, host, port, show_pivot, timeout):
+@click.option("--max-body-bytes", default=10 * 1024 * 1024, show_default=True, help="Larger request bodies get 413.")
+@click.option("--api-key", envvar="PLUG_SERVE_API_KEY", default=None, show_envvar=True,
+              help="Require `Authorization: Bearer KEY` from clients (better: set the variable). Unset: the "
+                   "client's Authorization header goes to the engine.")
+@click.option("--upstream-api-key", envvar="PLUG_UPSTREAM_API_KEY", default=None, show_envvar=True,
+              help="With --api-key: the key to send the engine (better: set the variable).")
+def serve(upstream, model_dir, config_path, host, port, show_pivot, timeout, max_body_bytes, api_key, upstream_api_key):
     """An OpenAI-compatible server in front of the engine that serves a PLUG model:
     clients get the target answer as `content`, streamed."""
     import uvicorn
@@ -369,9 +390,13 @@ def serve(upstream, model_dir, config_path, host, port, show_pivot, timeout):
         count = token_counter(str(folder))
     else:
         click.echo(f"no tokenizer in {folder}: x_plug will report no token counts", err=True)
-    app = create_app(upstream, settings, show_pivot=show_pivot, count_tokens=count, timeout=timeout)
+    if upstream_api_key and not api_key:
+        raise click.UsageError("--upstream-api-key goes with --api-key (without it the client's key is passed on)")
+    app = create_app(upstream, settings, show_pivot=show_pivot, count_tokens=count, timeout=timeout,
+                     max_body_bytes=max_body_bytes, api_key=api_key, upstream_api_key=upstream_api_key)
     click.echo(f"plug serve: http://{host}:{port}/v1 -> {upstream} (target language: "
-               f"{settings.target_language or 'per request'}, pivot shown: {'yes' if show_pivot else 'on request'})")
+               f"{settings.target_language or 'per request'}, pivot shown: {'yes' if show_pivot else 'on request'}, "
+               f"clients need a key: {'yes' if api_key else 'no'})")
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
@@ -387,11 +412,12 @@ def chat(config, model_dir, lang, show_pivot, max_new_tokens, temperature):
 
     Each line you type is a new conversation with the PLUG prompt training used; the
     answer ends with its extraction status and speed. Ctrl-D or `exit` quits."""
-    from .eval.generation import load_for_generation
+    from .eval.generation import answer_budget, load_for_generation
     from .languages import UnknownLanguageError, get_language
     from .serving.chat import chat_loop
 
     settings, sequence_len, folder = _model_settings(config, model_dir)
+    answer_budget(0, max_new_tokens, sequence_len)  # say now, not after loading the model, when there is no limit
     if lang is not None:
         try:
             get_language(lang, settings.header_overrides())

@@ -13,9 +13,15 @@ from typing import Callable, Hashable, Iterable
 
 
 def read_records(path: str | Path) -> list[dict]:
-    """Rows of a JSON (a list of objects) or JSONL file; errors name file and line."""
+    """Rows of a JSON (a list of objects) or JSONL file; errors name file and line, and
+    an empty file is one."""
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8 text") from None
+    if not text.strip():
+        raise ValueError(f"{path}: the file is empty")
     if path.suffix == ".json":
         try:
             rows = json.loads(text)

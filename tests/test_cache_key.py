@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
-from axolotl_plug.plugin import apply_plug_config
+from axolotl_plug.config import DEFAULT_DATASET_PREPARED_PATH, apply_plug_config
 from conftest import ROWS, cpu_config, tokenize_with_axolotl, trained_runs, write_jsonl
 
 
@@ -40,9 +41,9 @@ def test_register_is_idempotent():
            "test_datasets": [{"path": "t", "type": "plug"}, {"path": "other", "type": "chat_template"}]}
     apply_plug_config(cfg)
     assert [ds["type"] for ds in cfg["test_datasets"]] == ["axolotl_plug.dataset.strategy", "chat_template"]
-    first = dict(cfg)
+    first = copy.deepcopy(cfg)  # nested lists and dicts too: a shallow copy would share them
     apply_plug_config(cfg)
-    assert cfg == first
+    assert cfg == first and cfg["plug"] is not first["plug"]
     assert cfg["chat_template"] == "jinja" and "<|assistant|>" in cfg["chat_template_jinja"]
     assert Path(cfg["dataset_prepared_path"]).parent == Path("last_run_prepared")
 
@@ -67,3 +68,10 @@ def test_second_run_with_other_settings_is_not_served_from_cache(tiny_model_dir,
     assert trained_runs(full[0], tokenizer)[0].startswith("English instruction:")
     assert trained_runs(masked[0], tokenizer) == ["中文回复：\n" + ROWS[0]["response"] + "</s>"]
     assert len(list((tmp_path / "prepared").glob("plug-*"))) == 2
+
+
+def test_the_default_prepared_path_is_axolotls():
+    """config.py pins axolotl's default so that reading a config never imports axolotl."""
+    from axolotl.common.const import DEFAULT_DATASET_PREPARED_PATH as axolotls
+
+    assert DEFAULT_DATASET_PREPARED_PATH == axolotls

@@ -151,6 +151,8 @@ def test_translate_clean_failed_rows_and_resume_then_build(tmp_path):
     rejected = {r["id"]: r["reason"] for r in read(tmp_path / "zh.rejected.jsonl")}
     assert rejected == {"r3": "markers lost", "r4": "instruction not in zh (0% of its letters are)"}
     assert sorted(r["id"] for r in read(out)) == ["r0", "r2"]
+    (failed,) = read(tmp_path / "zh.failed.jsonl")  # the row that failed keeps its reason
+    assert (failed["id"], failed["status"]) == ("r1", 500) and "internal error" in failed["message"]
 
     plan.pop(names[1])  # the server recovers: a rerun asks only for r1
     with ChatServer(translator(plan)) as server:
@@ -159,8 +161,20 @@ def test_translate_clean_failed_rows_and_resume_then_build(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert len(server.requests) == 1 and names[1] in server.user_messages()[0]
     assert "translated: 1" in result.stdout and "already done: 4" in result.stdout
+    assert not (tmp_path / "zh.failed.jsonl").exists()  # nothing failed this time
     by_id = {r["id"]: r for r in read(out)}
     assert by_id["r1"] == {"id": "r1", "lang": "zh", "instruction": EN_ZH[1][2], "response": EN_ZH[1][3]}
 
     result, plug = build(tmp_path, source, out)
     assert result.returncode == 0 and [r["id"] for r in read(plug)] == ["r0", "r1", "r2"]
+
+
+def test_translate_stops_at_a_refusal_with_the_servers_message(tmp_path):
+    source = write_jsonl(tmp_path / "en.jsonl", pivot_rows()[:5])
+    out = tmp_path / "zh.jsonl"
+    with ChatServer(lambda body, n: (401, '{"error": {"message": "Incorrect API key provided"}}')) as server:
+        result = run_axolotl("plug", "data", "translate", "--input", str(source), "--lang", "zh", "--model", "mt",
+                             "--base-url", server.url, "--output", str(out), "--concurrency", "1")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "HTTP 401" in result.stderr and "Incorrect API key provided" in result.stderr
+    assert len(server.requests) == 1  # every other row would be refused the same way

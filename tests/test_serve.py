@@ -225,3 +225,35 @@ def test_behind_transformers_serve_the_streamed_answer_is_the_extracted_target(p
             assert last.model_extra["x_plug"]["status"] == expected.status == whole.model_extra["x_plug"]["status"]
             targets.append(expected.target)
     assert any(targets)  # the tiny trained model does reach a target answer
+
+
+def test_show_pivot_key_and_body_limits_through_the_real_command(model_folder, monkeypatch):
+    """`plug serve --show-pivot --max-body-bytes N` with PLUG_SERVE_API_KEY and
+    PLUG_UPSTREAM_API_KEY set: the pivot is reasoning_content by default, clients need the
+    proxy's key, the engine gets its own key, and a body too large or not JSON never
+    reaches the engine."""
+    monkeypatch.setenv("PLUG_SERVE_API_KEY", "proxy-key-1")
+    monkeypatch.setenv("PLUG_UPSTREAM_API_KEY", "engine-key-2")
+    with ScriptedEngine() as engine, plug_serve(engine.url, "--model-dir", str(model_folder), "--show-pivot",
+                                                "--max-body-bytes", "4000") as url:
+        client = openai.OpenAI(base_url=url, api_key="proxy-key-1", max_retries=0, timeout=30)
+        contents, reasoning, last, _ = stream(client, "chars:" + ANSWER)
+        assert "".join(contents) == extract(ANSWER, "zh").target
+        assert "".join(reasoning) == ANSWER[: ANSWER.index("中文回复")]  # shown without asking
+        assert engine.requests[-1]["headers"]["authorization"] == "Bearer engine-key-2"  # never the client's key
+        sent = len(engine.requests)
+
+        wrong = openai.OpenAI(base_url=url, api_key="proxy-key-X", max_retries=0, timeout=30)
+        with pytest.raises(openai.AuthenticationError) as refused:
+            wrong.chat.completions.create(model="m", messages=[{"role": "user", "content": "chars:hi"}])
+        assert refused.value.body["code"] == "invalid_api_key"
+        assert httpx.get(f"{url}/models").status_code == 401  # no key at all
+
+        headers = {"authorization": "Bearer proxy-key-1", "content-type": "application/json"}
+        big = json.dumps({"model": "m", "messages": [{"role": "user", "content": "chars:" + "x" * 5000}]})
+        response = httpx.post(f"{url}/chat/completions", content=big, headers=headers)
+        assert response.status_code == 413 and response.json()["error"]["code"] == "request_too_large"
+        response = httpx.post(f"{url}/chat/completions", content=b'{"model": "m", "messages": [', headers=headers)
+        assert response.status_code == 400
+        assert set(response.json()["error"]) == {"message", "type", "param", "code"}  # OpenAI's error shape
+        assert len(engine.requests) == sent  # neither reached the engine

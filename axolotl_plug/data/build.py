@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 from statistics import median
 
+from ..languages import get_language
 from ..langid import share_in_language
 from ..records import sibling, write_jsonl
 from .pairs import load_pairs
@@ -82,6 +83,7 @@ def build(
     reject_length_outliers: bool = False,
 ) -> dict:
     """Write PLUG rows to `output`, rejected rows and a report next to it; return the report."""
+    get_language(lang), get_language(pivot_lang)  # an unknown code says so before any file is read
     pivot, pivot_has_ids = load_pairs(pivot_file, id_field)
     target, target_has_ids = load_pairs(target_file, id_field)
     pairs, missing_in_target, missing_in_pivot = join(

@@ -26,6 +26,8 @@ def load_pairs(path: str | Path, id_field: str = "id") -> tuple[list[dict], bool
     """Rows as {id, instruction, response, row} and whether the file had ids. Rows
     without an id are numbered by position (0-based)."""
     rows = read_records(path)
+    if not rows:
+        raise ValueError(f"{path}: no rows")
     has_ids = bool(rows) and all(isinstance(r, dict) and r.get(id_field) is not None for r in rows)
     pairs = []
     for index, row in enumerate(rows):

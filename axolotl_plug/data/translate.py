@@ -8,10 +8,10 @@ from pathlib import Path
 
 from ..langid import share_in_language
 from ..languages import get_language
-from ..ask import run_concurrently
+from ..ask import append_concurrently
 from ..llm_client import ChatClient
 from .build import LANG_SHARE
-from ..records import finished, sibling, to_line
+from ..records import finished, sibling, write_jsonl
 from .pairs import load_pairs
 
 INSTRUCTION_MARK = "<<<INSTRUCTION>>>"
@@ -72,13 +72,18 @@ def translate_file(
 ) -> dict[str, int]:
     """Translate every row not yet in `output` or its `.rejected.jsonl`; append as rows
     finish. Returns counts. An unusable translation is asked again up to `reasks`
-    times; rows whose requests kept failing are left for a rerun."""
+    times, then written to `.rejected.jsonl` with its reason. A row whose requests
+    failed goes to `.failed.jsonl` with the HTTP status and the server's message, and
+    is asked for again by the next run; a refusal every row would get (400, 401, 403,
+    404) stops the run at once (ChatError)."""
     from tqdm.auto import tqdm
 
     rows, _ = load_pairs(input_file)
-    rejected_path = sibling(output, "rejected.jsonl")
+    files = {"out": output, "rejected": sibling(output, "rejected.jsonl")}
+    failed_path = sibling(output, "failed.jsonl")
     output.parent.mkdir(parents=True, exist_ok=True)
-    done = finished(output).keys() | finished(rejected_path).keys()
+    done = finished(output).keys() | finished(files["rejected"]).keys()
+    finished(failed_path, key=lambda row: (row["id"], row["message"]))  # ours to rewrite, or refused
     todo = [r for r in rows if r["id"] not in done]
     source_name, target_name = get_language(source_lang).name, get_language(lang).name
 
@@ -95,21 +100,21 @@ def translate_file(
         return None, reason, reply
 
     counts = {"translated": 0, "rejected": 0, "failed": 0, "already_done": len(rows) - len(todo)}
+
+    def line(row: dict, result: tuple[dict | None, str, str]) -> tuple[str, dict]:
+        translated, reason, reply = result
+        if translated:
+            counts["translated"] += 1
+            return "out", translated
+        counts["rejected"] += 1
+        return "rejected", {"id": row["id"], "row": row["row"], "reason": reason, "reply": reply}
+
     bar = tqdm(total=len(rows), initial=len(rows) - len(todo), desc=f"translating to {lang}", unit="row", disable=not progress)
-    with open(output, "a", encoding="utf-8") as good, open(rejected_path, "a", encoding="utf-8") as bad:
-        for row, result in run_concurrently(translate, todo, concurrency):
-            bar.update(1)
-            if isinstance(result, Exception):
-                counts["failed"] += 1
-                continue
-            translated, reason, reply = result
-            if translated:
-                good.write(to_line(translated))
-                good.flush()
-                counts["translated"] += 1
-            else:
-                bad.write(to_line({"id": row["id"], "row": row["row"], "reason": reason, "reply": reply}))
-                bad.flush()
-                counts["rejected"] += 1
-    bar.close()
+    failures = append_concurrently(translate, todo, files, line, concurrency=concurrency, bar=bar)
+    counts["failed"] = len(failures)
+    if failures:
+        write_jsonl(failed_path, [{"id": row["id"], "row": row["row"], "status": getattr(error, "status", None),
+                                   "message": str(error)} for row, error in failures])
+    else:
+        failed_path.unlink(missing_ok=True)
     return counts

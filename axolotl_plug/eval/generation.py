@@ -53,6 +53,18 @@ def load_for_generation(model_dir: str | Path):
     return model, tokenizer
 
 
+def answer_budget(prompt_tokens: int, max_new_tokens: int | None, sequence_len: int | None) -> int:
+    """The tokens an answer may take: `max_new_tokens`, else what `sequence_len` leaves
+    after the prompt (0 or less: the prompt alone fills it, and nothing is generated).
+    Raises ValueError when neither is known: an answer with no limit is never guessed."""
+    if max_new_tokens is not None:
+        return max_new_tokens
+    if sequence_len:
+        return sequence_len - prompt_tokens
+    raise ValueError("no token limit for the answers: pass --max-new-tokens, or a config (or model folder with "
+                     "plug.json) that has sequence_len")
+
+
 def batches(items: Sequence, size: int) -> Iterator[Sequence]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -88,7 +100,7 @@ def generate_from_ids(
     try:
         for batch in batches(list(prompts), batch_size):
             width = max(len(ids) for ids in batch)
-            budget = max_new_tokens if max_new_tokens is not None else (sequence_len or 0) - width
+            budget = answer_budget(width, max_new_tokens, sequence_len)
             if budget < 1:
                 yield from (Generated("", True) for _ in batch)  # the prompt alone fills sequence_len
                 continue
@@ -232,23 +244,23 @@ def generate_served(
     from ..ask import append_concurrently
     from ..llm_client import ChatError
 
-    if max_new_tokens is None and (tokenizer is None or not sequence_len):
-        raise ValueError("give max_new_tokens, or the model's tokenizer and sequence_len to derive it")
+    answer_budget(0, max_new_tokens, sequence_len)  # a limit is known, or say so before asking
+    if max_new_tokens is None and tokenizer is None:
+        raise ValueError("give the model's tokenizer to count the prompt against sequence_len")
     todo = _todo(records, output)
 
     def answer(record: dict) -> Generated:
         messages = prompt_messages(record["instruction"], record["lang"], config)
-        limit = max_new_tokens
-        if limit is None:
-            limit = sequence_len - len(prompt_ids(tokenizer, messages))
-            if limit < 1:
-                return Generated("", True)  # the prompt alone fills sequence_len
+        prompt_tokens = len(prompt_ids(tokenizer, messages)) if max_new_tokens is None else 0
+        limit = answer_budget(prompt_tokens, max_new_tokens, sequence_len)
+        if limit < 1:
+            return Generated("", True)  # the prompt alone fills sequence_len
         reply = client.complete(messages, temperature=0.0, max_tokens=limit)
         return Generated(reply.text, reply.finish_reason == "length")
 
     bar = tqdm(total=len(records), initial=len(records) - len(todo), desc="generating", unit="answer", disable=not progress)
-    line = lambda record, result: answer_line(record, result, config, generator, extraction)  # noqa: E731
-    failures = append_concurrently(answer, todo, output, line, concurrency=concurrency, bar=bar)
+    line = lambda record, result: ("out", answer_line(record, result, config, generator, extraction))  # noqa: E731
+    failures = append_concurrently(answer, todo, {"out": output}, line, concurrency=concurrency, bar=bar)
     if failures:
         raise ChatError(
             f"{len(failures)} prompts failed and were not written (first: id {failures[0][0]['id']}: {failures[0][1]}); "

@@ -16,11 +16,10 @@ from typing import Callable, TextIO
 
 from ..args import PlugConfig
 from ..dataset.layout import prompt_messages
-from ..eval.generation import pad_token_id, prompt_ids
+from ..eval.generation import answer_budget, pad_token_id, prompt_ids
 from .split import answer_splitter
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
-DEFAULT_LIMIT = 512  # new tokens, when neither a limit nor sequence_len is known
 
 
 @dataclass(frozen=True)
@@ -43,12 +42,9 @@ def answer(model, tokenizer, instruction: str, lang: str, config: PlugConfig, wr
     from transformers import TextIteratorStreamer
 
     ids = prompt_ids(tokenizer, prompt_messages(instruction, lang, config))
-    if max_new_tokens:
-        limit = max_new_tokens
-    elif sequence_len:
-        limit = max(sequence_len - len(ids), 1)
-    else:
-        limit = DEFAULT_LIMIT
+    limit = answer_budget(len(ids), max_new_tokens, sequence_len)
+    if limit < 1:
+        return Turn("", "prompt fills sequence_len", 0, 0.0)
     streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
     sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
     result: dict = {}

@@ -19,10 +19,17 @@ PLUG model (vLLM, SGLang, `transformers serve`, llama.cpp's server).
   with an SSE error event and no `[DONE]`, which the `openai` client raises as an error.
   A client that goes away closes the upstream request at once, streamed or not, even
   while the proxy is holding back pivot text.
+- A request body over `max_body_bytes` gets 413 and malformed JSON gets 400, in
+  OpenAI's error shape; neither reaches the engine.
+- Without `api_key` the client's `Authorization` header is passed through to the engine.
+  With it, the proxy itself requires `Authorization: Bearer <api_key>` (401 otherwise,
+  compared in constant time) and sends the engine `upstream_api_key` instead, if any:
+  for deployments where the engine sits on a private network.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -41,6 +48,7 @@ from ..languages import UnknownLanguageError, get_language
 from .split import Passthrough, Split, Splitter, answer_splitter
 
 SYSTEM_ROLES = ("system", "developer")
+MAX_BODY_BYTES = 10 * 1024 * 1024
 
 
 class RequestError(ValueError):
@@ -287,6 +295,20 @@ async def _unless_disconnected(request: Request, work):
     return result
 
 
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    """The request body, or None as soon as it is known to be over `limit` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def create_app(
     upstream: str,
     config: PlugConfig,
@@ -294,16 +316,32 @@ def create_app(
     show_pivot: bool = False,
     count_tokens: Callable[[str], int] | None = None,
     timeout: float = 600.0,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    api_key: str | None = None,
+    upstream_api_key: str | None = None,
 ) -> Starlette:
     """The proxy as an ASGI app. `upstream` is the engine's OpenAI base URL (…/v1)."""
     base = upstream.rstrip("/")
     base = base if base.endswith("/v1") else base + "/v1"
     client = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=10.0),
                                limits=httpx.Limits(max_connections=None, max_keepalive_connections=64))
+    expected = f"Bearer {api_key}".encode("utf-8") if api_key else None
 
     def forwarded(request: Request) -> dict:
+        if expected is not None:  # the client's key is the proxy's: never sent on
+            return {"authorization": f"Bearer {upstream_api_key}"} if upstream_api_key else {}
         auth = request.headers.get("authorization")
         return {"authorization": auth} if auth else {}
+
+    def refused(request: Request) -> JSONResponse | None:
+        """401 unless the request carries the proxy's key (when it has one)."""
+        if expected is None:
+            return None
+        given = request.headers.get("authorization", "").encode("utf-8")
+        if hmac.compare_digest(given, expected):
+            return None
+        return JSONResponse(error_body("a valid API key is required: Authorization: Bearer <key>",
+                                       code="invalid_api_key"), 401)
 
     def passthrough(response: httpx.Response, content: bytes) -> Response:
         return Response(content, status_code=response.status_code,
@@ -313,6 +351,8 @@ def create_app(
         return JSONResponse(error_body(f"upstream {base} failed: {type(exc).__name__}: {exc}", "upstream_error"), 502)
 
     async def models(request: Request) -> Response:
+        if (denied := refused(request)) is not None:
+            return denied
         try:
             response = await client.get(f"{base}/models", headers=forwarded(request))
         except httpx.HTTPError as exc:
@@ -323,8 +363,14 @@ def create_app(
         return JSONResponse({"status": "ok", "upstream": base})
 
     async def completions(request: Request) -> Response:
+        if (denied := refused(request)) is not None:
+            return denied
+        raw = await _read_body(request, max_body_bytes)
+        if raw is None:
+            return JSONResponse(error_body(f"the request body is larger than {max_body_bytes} bytes",
+                                           code="request_too_large"), 413)
         try:
-            body = await request.json()
+            body = json.loads(raw)
         except ValueError:
             return JSONResponse(error_body("the request body is not JSON"), 400)
         try:

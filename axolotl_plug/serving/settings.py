@@ -29,16 +29,27 @@ def write_settings(folder: str | Path, config: PlugConfig, sequence_len: int | N
     return path
 
 
+def settings_path(folder: str | Path) -> Path:
+    """Where a model folder's plug.json is: in it, or one level up, where training wrote
+    it when the folder is `axolotl merge-lora`'s `OUTPUT_DIR/merged`."""
+    folder = Path(folder)
+    for candidate in (folder / PLUG_JSON, folder.parent / PLUG_JSON):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"{folder / PLUG_JSON} not found (nor one level up): it is written at the end of training by "
+        "axolotl-plug; for a model trained before it existed, pass the training config instead"
+    )
+
+
 def read_settings(folder: str | Path) -> tuple[PlugConfig, int | None]:
-    """The PLUG settings and sequence_len a model was trained with."""
-    path = Path(folder) / PLUG_JSON
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path} not found: it is written at the end of training by axolotl-plug; for a model "
-            "trained before it existed, pass the training config instead"
-        )
-    data = json.loads(path.read_text(encoding="utf-8"))
-    settings = {key: data[key] for key in KEYS if key in data}
+    """The PLUG settings and sequence_len a model was trained with (see `settings_path`)."""
+    path = settings_path(folder)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        settings = {key: data[key] for key in KEYS if key in data}
+    except (json.JSONDecodeError, TypeError):
+        raise ValueError(f"{path}: not a plug.json written by axolotl-plug") from None
     if settings.get("target_language") == PER_ROW:
         settings["target_language"] = None
     return PlugConfig.model_validate(settings), data.get("sequence_len")
