@@ -2,6 +2,7 @@
 #
 # The supported stacks, each in a venv of its own:
 #   make test                      Python 3.11 + axolotl 0.19 (.venv, the default)
+#   make test-axolotl-0.20         Python 3.12 + axolotl 0.20 (.venv-axolotl-0.20)
 #   make test-axolotl-0.21         Python 3.12 + axolotl 0.21 (.venv-axolotl-0.21)
 #   make demo-axolotl-0.21         the demo on the second stack
 #   make test-vllm                 the vLLM reasoning parser against vLLM 0.33 (.venv-vllm;
@@ -14,6 +15,7 @@ PY := $(VENV)/bin/python
 AXOLOTL := $(VENV)/bin/axolotl
 # pyenv installs Python 3.12 without putting it on PATH
 PYTHON312 ?= $(or $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.12.1/bin/python),$(shell command -v python3.12 2>/dev/null),python3.12)
+STACK_0_20 := VENV=.venv-axolotl-0.20 PYTHON=$(PYTHON312) AXOLOTL_VERSION=0.20.0
 STACK_0_21 := VENV=.venv-axolotl-0.21 PYTHON=$(PYTHON312) AXOLOTL_VERSION=0.21.0
 # offline by design: nothing here may reach the model hub or send telemetry
 export HF_HUB_OFFLINE := 1
@@ -31,7 +33,7 @@ LLAMA_CPP_ARCHIVE := $(TOKENIZER_FIXTURES)/llama_cpp_python-0.3.36.tar.gz
 VLLM_VERSION ?= 0.33.0
 VLLM_VENV := .venv-vllm
 
-.PHONY: install test demo test-vllm demo-model clean test-axolotl-0.21 demo-axolotl-0.21 tokenizer-fixtures python312
+.PHONY: docs install test demo test-vllm demo-model clean test-axolotl-0.20 test-axolotl-0.21 demo-axolotl-0.21 tokenizer-fixtures python312
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -68,6 +70,9 @@ python312:
 	@$(PYTHON312) -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null || { \
 	  echo "axolotl 0.21 needs Python 3.12, not found as '$(PYTHON312)': pyenv install 3.12.1, or make ... PYTHON312=/path/to/python3.12"; exit 1; }
 
+test-axolotl-0.20: python312
+	$(MAKE) test $(STACK_0_20)
+
 test-axolotl-0.21: python312
 	$(MAKE) test $(STACK_0_21)
 
@@ -85,6 +90,10 @@ $(VLLM_VENV)/.installed: pyproject.toml | python312
 
 test-vllm: $(VLLM_VENV)/.installed
 	$(VLLM_VENV)/bin/python -m pytest -q -p no:cacheprovider tests_vllm
+
+# docs/config.md is generated from axolotl_plug/args.py (a test fails when it is stale)
+docs: install
+	$(PY) -c "from axolotl_plug.args import reference_markdown; print(reference_markdown(), end='')" > docs/config.md
 
 clean:
 	rm -rf outputs last_run_prepared

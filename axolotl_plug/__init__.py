@@ -6,7 +6,7 @@ first use of `axolotl_plug.PlugPlugin`.
 
 __version__ = "0.1.0"
 
-from .extract import Extraction, extract  # noqa: E402
+from .sections import Extraction, extract  # noqa: E402
 from .languages import LANGUAGES, Language, get_language  # noqa: E402
 from .dataset.layout import build_conversation, prompt_messages  # noqa: E402
 

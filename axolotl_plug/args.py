@@ -171,3 +171,48 @@ class PlugArgs(BaseModel):
     """Mixed into axolotl's config class by PlugPlugin.get_input_args."""
 
     plug: Optional[PlugConfig] = Field(default=None, description="PLUG settings; see PlugConfig.")
+
+
+def _type_name(annotation) -> str:
+    """A field's type as a reader of the docs writes it."""
+    import types
+    import typing
+
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is Literal:
+        return " \\| ".join(f"`{a}`" for a in args)
+    if origin in (typing.Union, types.UnionType):
+        named = [_type_name(a) for a in args if a is not type(None)]
+        return " \\| ".join(named) + (" \\| null" if type(None) in args else "")
+    if origin is dict:
+        return f"mapping of language code to {_type_name(args[1])}"
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return f"[{annotation.__name__}](#{annotation.__name__.lower()})"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _default(field) -> str:
+    from pydantic_core import PydanticUndefined
+
+    if field.default_factory is not None:
+        value = field.default_factory()
+        return "{}" if value == {} else "(below)"
+    if field.default is PydanticUndefined:
+        return "(required)"
+    return "unset" if field.default is None else f"`{str(field.default).lower() if isinstance(field.default, bool) else field.default}`"
+
+
+def reference_markdown() -> str:
+    """docs/config.md: every key of the `plug:` block, from the fields above (`make docs`)."""
+    sections = [(PlugConfig, "plug"), (PlugFields, "plug.fields"), (LanguageHeaders, "plug.headers.<code>"),
+                (PlugEvalConfig, "plug.eval")]
+    lines = ["# The `plug:` keys", "",
+             "Generated from `axolotl_plug/args.py` by `make docs`; a test fails when this file is stale.",
+             "A misspelt key is an error, not ignored."]
+    for model, prefix in sections:
+        lines += ["", f"## {model.__name__}", "", f"`{prefix}`: {model.__doc__.strip()}", "",
+                  "| key | type | default | meaning |", "|---|---|---|---|"]
+        for name, field in model.model_fields.items():
+            description = " ".join((field.description or "").split()).replace("|", "\\|")
+            lines.append(f"| `{prefix}.{name}` | {_type_name(field.annotation)} | {_default(field)} | {description} |")
+    return "\n".join(lines) + "\n"

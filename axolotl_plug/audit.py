@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .dataset.labels import IGNORE
-from .dataset.layout import languages_for
+from .dataset.layout import languages_for, pivot_is_trained
 from .dataset.strategy import DatasetReport
 from .eval.metrics import extract_answer
 
@@ -47,7 +47,7 @@ def required_headers(lang: str, config) -> list[str]:
         return []
     target, pivot = languages_for(lang, config)
     headers = [target.response_header]
-    if config.train_on_pivot:
+    if pivot_is_trained(config):
         headers.append(pivot.response_header)
         if config.include_pivot_instruction:
             headers.append(pivot.instruction_header)

@@ -10,12 +10,38 @@ from pathlib import Path
 import click
 
 from .judge.prompt import MODES, PROTOCOLS
+from .sections import EXTRACTIONS
 
 DEFAULT_DEMO_MODEL = "models/smollm2-135m-instruct"
 
 
 def _offline_defaults() -> None:
     os.environ.setdefault("AXOLOTL_DO_NOT_TRACK", "1")
+
+
+HOST_LOGGERS = ("axolotl", "transformers", "datasets", "accelerate", "torch", "torchao", "bitsandbytes", "peft")
+
+
+def quiet_host(verbose: bool) -> None:
+    """What our commands print is ours: the report, the answers, the progress, the closing
+    table. The host's logs (axolotl's config dump and INFO lines, import-time warnings of
+    torch, torchao, bitsandbytes, transformers) stay hidden below ERROR unless --verbose.
+    Set before the host is imported (its logging reads these variables) and after (when
+    `axolotl plug` has configured it already)."""
+    import logging
+
+    if verbose:
+        return
+    os.environ.setdefault("LOG_LEVEL", "ERROR")
+    os.environ.setdefault("AXOLOTL_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TORCH_LOGS", "-all")  # torch's own warnings, at import
+    logging.getLogger().setLevel(logging.ERROR)
+    for name in HOST_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+verbose_option = click.option("--verbose", is_flag=True, help="Show the host's logs (axolotl, transformers, torch).")
 
 
 def _model_settings(config: str | None, model_dir: str | None):
@@ -68,13 +94,15 @@ def plug():
 @plug.command()
 @click.argument("config", type=click.Path(exists=True, dir_okay=False))
 @click.option("-n", "--num-samples", default=3, show_default=True, help="Sample rows to print per dataset.")
-def audit(config: str, num_samples: int):
+@verbose_option
+def audit(config: str, num_samples: int, verbose: bool):
     """Load CONFIG's datasets as training does and check what is trained.
 
     Prints per dataset rows in, rows dropped and why, the share of trained tokens and
     sample rows with trained text between ⟦ ⟧. Exits 1 if a row trains no token, a
     header is not trained, or training would stop on a bad row.
     """
+    quiet_host(verbose)
     from .audit import audit_report, format_audit
     from .config import plug_config
     from .dataset.host import load_config, tokenize_datasets
@@ -114,7 +142,7 @@ def audit(config: str, num_samples: int):
 @click.option("--generator", default=None, help="Name written in each line (default: the model folder's name).")
 @click.option("--max-new-tokens", default=None, type=int,
               help="Token limit of an answer. Default: the config's sequence_len minus the prompt.")
-@click.option("--extraction", type=click.Choice(("ours", "paper")), default="ours", show_default=True,
+@click.option("--extraction", type=click.Choice(EXTRACTIONS), default="ours", show_default=True,
               help="How `output` is cut from the answer: our rule, or the reference's (after the first exact target header).")
 @click.option("--batch-size", default=8, show_default=True, help="Local generation: prompts per batch.")
 @click.option("--base-url", default=None, help="Generate on this OpenAI-compatible server (vLLM, SGLang, transformers serve) instead of in-process.")
@@ -123,13 +151,17 @@ def audit(config: str, num_samples: int):
 @click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True, help="With --base-url: variable holding the key.")
 @click.option("--max-retries", default=3, show_default=True, help="With --base-url: retries of a request that failed in transport.")
 @click.option("--timeout", default=600.0, show_default=True, help="With --base-url: seconds per request.")
+@verbose_option
 def generate(config, instructions, split, output, model_dir, generator, max_new_tokens, extraction, batch_size,
-             base_url, served_model, concurrency, api_key_env, max_retries, timeout):
+             base_url, served_model, concurrency, api_key_env, max_retries, timeout, verbose):
     """Answer benchmark instructions with CONFIG's prompts; print the metrics table.
 
     Without CONFIG, --model-dir's plug.json (written at the end of training) gives the
     PLUG settings and sequence_len."""
-    from .eval.generation import answer_budget, file_counts, generate_file, generate_served, load_for_generation
+    quiet_host(verbose)
+    from .eval.answers import file_counts
+    from .eval.generation import answer_budget, generate_file, load_for_generation
+    from .eval.served import generate_served
     from .eval.metrics import format_table
     from .languages import get_language
     from .llm_client import ChatClient, ChatError
@@ -407,11 +439,13 @@ def serve(upstream, model_dir, config_path, host, port, show_pivot, timeout, max
 @click.option("--show-pivot", is_flag=True, help="Show the pivot sections too, dimmed.")
 @click.option("--max-new-tokens", default=None, type=int, help="Default: what sequence_len leaves after the prompt.")
 @click.option("--temperature", default=0.0, show_default=True, help="0 decodes greedily, as evaluation does.")
-def chat(config, model_dir, lang, show_pivot, max_new_tokens, temperature):
+@verbose_option
+def chat(config, model_dir, lang, show_pivot, max_new_tokens, temperature, verbose):
     """Chat with a trained PLUG model in the terminal: see the target answer, streamed.
 
     Each line you type is a new conversation with the PLUG prompt training used; the
     answer ends with its extraction status and speed. Ctrl-D or `exit` quits."""
+    quiet_host(verbose)
     from .eval.generation import answer_budget, load_for_generation
     from .languages import UnknownLanguageError, get_language
     from .serving.chat import chat_loop

@@ -86,7 +86,8 @@ def run_demo(config_path: Path, heldout: Path, max_new_tokens: int = 128) -> Non
     import time
 
     from .config import read_config
-    from .eval.generation import file_metrics, generate_file, load_for_generation
+    from .eval.answers import file_metrics
+    from .eval.generation import generate_file, load_for_generation
     from .eval.metrics import format_table
     from .records import load_instructions, read_records
 

@@ -55,3 +55,18 @@ def share_in_language(text: str, language: str, languages: Iterable[str]) -> flo
         if identify(segment, languages) == language:
             hit += letters
     return hit / total if total else 0.0
+
+
+# a text is in a language when at least this share of its letters is
+LANG_SHARE = 0.5
+
+
+def wrong_language(text: str, language: str, languages: Iterable[str]) -> str | None:
+    """Why `text` is not in `language` (choosing among `languages`), or None when it is:
+    at least LANG_SHARE of its letters sit in segments identified as `language`. Text
+    without letters (numbers, symbols) says nothing and passes. `data build` and `data
+    translate` check fields with this."""
+    if not any(ch.isalpha() for ch in text):
+        return None
+    share = share_in_language(text, language, languages)
+    return f"not in {language} ({share:.0%} of its letters are)" if share < LANG_SHARE else None

@@ -55,7 +55,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from axolotl_plug.args import PlugConfig
-    from axolotl_plug.eval.generation import generate_served
+    from axolotl_plug.eval.served import generate_served
     from axolotl_plug.llm_client import ChatClient
 
     server = slow_server(args.latency)

@@ -42,7 +42,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from serving import plug_serve  # noqa: E402  (tests/serving.py)
 
 from axolotl_plug.args import PlugConfig  # noqa: E402
-from axolotl_plug.extract import extract  # noqa: E402
+from axolotl_plug.sections import extract  # noqa: E402
 from axolotl_plug.serving.settings import write_settings  # noqa: E402
 
 WORDS = ["river", "lamp", "orbit", "cedar", "violet", "harbor", "quartz", "meadow"]

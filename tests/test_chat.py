@@ -3,11 +3,10 @@ a LoRA output folder; what it prints is the target answer that `extract` finds."
 
 from __future__ import annotations
 
-import io
 import re
 
 from axolotl_plug.args import PlugConfig
-from axolotl_plug.extract import extract
+from axolotl_plug.sections import extract
 from conftest import ROWS
 from test_train_and_configs import run_axolotl
 
@@ -73,51 +72,63 @@ def test_chat_on_a_lora_folder_with_plug_json(tiny_model_dir, tmp_path):
     assert (text, status) == (expected.target, expected.status)
 
 
-def scripted_chat(answer: str, stdout, show_pivot: bool) -> None:
-    """The loop with a stand-in model that streams a fixed PLUG answer one character at a time."""
-    from axolotl_plug.serving import chat
-
-    def fake_answer(model, tokenizer, instruction, lang, config, write, **_):
-        splitter = chat.answer_splitter(config, lang)
-        for char in answer:
-            chat._show(splitter.feed(char), write)
-        chat._show(splitter.close(), write)
-        return chat.Turn(splitter.target, splitter.status, 9, 1.0)
-
-    original, chat.answer = chat.answer, fake_answer
-    try:
-        chat.chat_loop(None, None, PlugConfig(target_language="zh"), None, show_pivot=show_pivot,
-                       stdin=io.StringIO("hi\n"), stdout=stdout)
-    finally:
-        chat.answer = original
-
-
-ANSWER = "English instruction:\nHi\n\nEnglish response:\nHello.\n\n中文回复：\n你好。"
-
-
-def test_show_pivot_prints_the_pivot_before_the_target():
-    out = io.StringIO()  # not a terminal: no colours
-    scripted_chat(ANSWER, out, show_pivot=True)
-    assert out.getvalue().split("\n", 1)[1] == "English instruction:\nHi\n\nEnglish response:\nHello.\n\n你好。\n[ok · 9 tokens · 9.0 tokens/s]\n"
-
-
-def test_pivot_is_dimmed_in_a_terminal():
+def in_a_terminal(args: list[str], typed: list[str], timeout: float = 300) -> str:
+    """Run `python -m axolotl_plug ARGS` with stdin and stdout on a pseudo-terminal, as a
+    person runs it; type the lines, then `exit`; return what the screen showed."""
     import os
     import pty
+    import select
+    import subprocess
+    import sys
+    import time
 
     leader, follower = pty.openpty()
-    with os.fdopen(follower, "w", encoding="utf-8") as terminal:
-        scripted_chat(ANSWER, terminal, show_pivot=True)
-    screen = b""
-    while True:
-        try:
-            data = os.read(leader, 4096)
-        except OSError:  # the terminal's other end is closed: all read
+    process = subprocess.Popen([sys.executable, "-m", "axolotl_plug", *args], stdin=follower, stdout=follower,
+                               stderr=subprocess.DEVNULL, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    os.close(follower)
+    os.write(leader, ("\n".join(typed) + "\nexit\n").encode())
+    screen, deadline = b"", time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if select.select([leader], [], [], 0.2)[0]:
+            try:
+                data = os.read(leader, 4096)
+            except OSError:  # the command ended and closed its end
+                break
+            if not data:
+                break
+            screen += data
+        elif process.poll() is not None:
             break
-        if not data:
-            break
-        screen += data
+    process.kill()
+    process.wait()
     os.close(leader)
-    text = screen.decode("utf-8").replace("\r\n", "\n")
-    assert "\x1b[2mEnglish instruction:" in text  # the pivot, dimmed
-    assert "\x1b[0m你好。\n[ok · 9 tokens" in text  # the target answer in normal text
+    return screen.decode("utf-8", errors="replace").replace("\r\n", "\n")
+
+
+def test_show_pivot_dims_the_pivot_in_a_terminal_and_without_it_hides_it(plug_trained):
+    """The real command in a pseudo-terminal, with and without --show-pivot: the pivot
+    sections (as the model wrote them, up to the target header) dimmed, then the target;
+    without the flag, the target alone, no escape codes."""
+    from axolotl_plug.config import read_config
+    from axolotl_plug.dataset.layout import prompt_messages
+    from axolotl_plug.eval.generation import generate_answers, load_for_generation
+    from axolotl_plug.sections import locate_sections
+
+    config_path, model_dir, _ = plug_trained
+    _, config = read_config(config_path)
+    instruction = ROWS[0]["instruction"]
+    model, tokenizer = load_for_generation(model_dir)
+    (raw,) = [a.text for a in generate_answers(model, tokenizer, [prompt_messages(instruction, "zh", config)],
+                                                max_new_tokens=200, batch_size=1)]
+    sections = locate_sections(raw, "zh")
+    assert sections.status == "ok"  # the trained model writes both sections here
+    pivot, target = raw[: sections.target.header_start], extract(raw, "zh").target
+
+    shown = in_a_terminal(["chat", str(config_path), "--max-new-tokens", "200", "--show-pivot"], [instruction])
+    dimmed = "".join(re.findall(r"\x1b\[2m(.*?)\x1b\[0m", shown, re.S))
+    assert dimmed == pivot.replace("\r\n", "\n")
+    assert shown.rsplit("\x1b[0m", 1)[1].split("\n[ok · ")[0] == target  # the target, in normal text
+
+    hidden = in_a_terminal(["chat", str(config_path), "--max-new-tokens", "200"], [instruction])
+    assert "\x1b[" not in hidden and "English response" not in hidden
+    assert f"{target}\n[ok · " in hidden

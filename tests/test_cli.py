@@ -18,11 +18,17 @@ def write_config(tmp_path, cfg) -> str:
 
 
 def test_audit_reports_rows_trained_share_and_samples(tiny_model_dir, tmp_path):
+    from chat_server import plug_command
+
     data = write_jsonl(tmp_path / "rows.jsonl", ROWS)
     cfg = cpu_config(tiny_model_dir, tmp_path, data, {"target_language": "zh", "chat_template": "plug_tulu"})
-    result = run_axolotl("plug", "audit", write_config(tmp_path, cfg), "-n", "1")
+    result = plug_command("audit", write_config(tmp_path, cfg), "-n", "1")
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
+    assert out.startswith(f"== {data}\n")  # ours first: the host's config dump and logs stay hidden
+    assert "[INFO]" not in out + result.stderr and "W1202" not in result.stderr
+    verbose = plug_command("audit", write_config(tmp_path, cfg), "-n", "1", "--verbose")
+    assert "[INFO] [axolotl" in verbose.stdout + verbose.stderr  # --verbose shows them
     assert f"== {data}" in out
     assert "rows in: 4  kept: 4  dropped: 0" in out
     assert "trained tokens: " in out and "%)" in out
@@ -55,14 +61,48 @@ def test_layout_missing_a_variable_fails_at_start(tiny_model_dir, tmp_path):
         tokenize_with_axolotl(cpu_config(tiny_model_dir, tmp_path, data, plug))
 
 
-def test_python_module_entry_point_has_the_same_commands():
+EVERY_COMMAND = ["audit", "chat", "data build", "data translate", "demo", "demo-model", "generate", "judge", "report",
+                 "score svamp", "score truthfulqa", "serve"]
+
+
+def test_every_command_has_help_that_says_what_it_does():
+    import click
+    from click.testing import CliRunner
+
+    from axolotl_plug.cli import plug
+
+    def walk(group, prefix=""):
+        for name, command in group.commands.items():
+            if isinstance(command, click.Group):
+                yield from walk(command, f"{prefix}{name} ")
+            else:
+                yield f"{prefix}{name}", command
+
+    commands = dict(walk(plug))
+    assert sorted(commands) == EVERY_COMMAND
+    for name, command in commands.items():
+        result = CliRunner().invoke(plug, [*name.split(), "--help"])
+        assert result.exit_code == 0, (name, result.output)
+        assert result.output.startswith(f"Usage: plug {name} "), result.output
+        first_line = command.help.strip().splitlines()[0]
+        assert " ".join(first_line.split()) in " ".join(result.output.split()), (name, first_line)
+        for option in command.params:
+            if isinstance(option, click.Option):
+                assert option.opts[0] in result.output, (name, option.opts[0])
+
+
+def test_both_entry_points_list_the_same_commands():
+    import re
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-m", "axolotl_plug", "--help"], capture_output=True, text=True)
-    assert result.returncode == 0
-    for command in ("audit", "demo-model", "demo"):
-        assert command in result.stdout
+    def listed(output: str) -> list[str]:
+        return re.findall(r"^  (\S+)", output.split("Commands:")[1], re.M)
+
+    module = subprocess.run([sys.executable, "-m", "axolotl_plug", "--help"], capture_output=True, text=True)
+    via_axolotl = run_axolotl("plug", "--help")
+    assert module.returncode == 0 and via_axolotl.returncode == 0, via_axolotl.stderr[-2000:]
+    assert listed(module.stdout) == listed(via_axolotl.stdout) == sorted({c.split()[0] for c in EVERY_COMMAND})
 
 
 @pytest.mark.slow

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from axolotl_plug import LANGUAGES, extract, get_language
-from axolotl_plug.extract import MISSING_PIVOT, MISSING_TARGET, OK, TARGET_FIRST
+from axolotl_plug.sections import MISSING_PIVOT, MISSING_TARGET, OK, TARGET_FIRST
 
 GOOD = (
     "English instruction:\nDescribe Paris.\n\nEnglish response:\nParis is the capital of France."

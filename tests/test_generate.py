@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from axolotl_plug.extract import extract, reference_target
+from axolotl_plug.sections import extract, reference_target
 from conftest import ROWS
 from serving import transformers_serve
 from test_train_and_configs import run_axolotl
@@ -48,7 +48,8 @@ def test_default_limit_is_what_sequence_len_leaves(plug_trained, tmp_path):
 
     from axolotl_plug.config import read_config
     from axolotl_plug.dataset.layout import prompt_messages
-    from axolotl_plug.eval.generation import file_counts, generate_file, prompt_ids
+    from axolotl_plug.eval.answers import file_counts
+    from axolotl_plug.eval.generation import generate_file, prompt_ids
     from axolotl_plug.records import load_instructions
 
     config_path, model_dir, bench = plug_trained
@@ -77,7 +78,7 @@ def test_paper_extraction_is_everything_after_the_first_exact_header():
 
 def test_generate_extraction_flag_writes_the_reference_rule(tiny_model_dir, tmp_path):
     from axolotl_plug.args import PlugConfig
-    from axolotl_plug.eval.generation import Generated, answer_line
+    from axolotl_plug.eval.answers import Generated, answer_line
 
     record = {"id": 7, "lang": "zh", "instruction": "q"}
     answer = Generated("English response:\nHi.\n\n中文回复:\n你好。", False)

@@ -75,8 +75,9 @@ def test_pure_modules_import_neither_torch_nor_axolotl():
     import subprocess
     import sys
 
-    pure = ["languages", "extract", "dataset.layout", "dataset.render", "dataset.labels", "dataset.offsets",
-            "eval.metrics", "judge.aggregate", "records"]
+    pure = ["languages", "sections", "dataset.layout", "dataset.render", "dataset.labels", "dataset.offsets",
+            "eval.metrics", "judge.aggregate", "records", "config", "score.svamp", "score.truthfulqa", "report",
+            "serving.split"]
     code = (
         "import sys\n"
         + "".join(f"import axolotl_plug.{name}\n" for name in pure)
@@ -85,3 +86,15 @@ def test_pure_modules_import_neither_torch_nor_axolotl():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "[]"
+
+
+def test_extract_names_the_function_and_sections_the_module():
+    import importlib
+
+    import axolotl_plug
+
+    module = importlib.import_module("axolotl_plug.sections")
+    assert axolotl_plug.extract is module.extract and callable(axolotl_plug.extract)
+    from axolotl_plug import extract
+
+    assert extract("English response:\nHi.\n\n中文回复：\n你好。", "zh").target == "你好。"

@@ -17,7 +17,7 @@ import openai
 import pytest
 
 from axolotl_plug.args import PlugConfig
-from axolotl_plug.extract import extract
+from axolotl_plug.sections import extract
 from axolotl_plug.serving.proxy import RequestError, Rewriter, plug_request
 from axolotl_plug.serving.settings import write_settings
 from serving import free_port, plug_serve, transformers_serve

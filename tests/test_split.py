@@ -9,7 +9,7 @@ import random
 import pytest
 
 from axolotl_plug import extract
-from axolotl_plug.extract import locate_sections
+from axolotl_plug.sections import locate_sections
 from axolotl_plug.serving.split import Splitter
 
 SHORT = [  # up to 14 characters: every cut; longer: every cut into at most 4 deltas

@@ -18,7 +18,7 @@ from vllm.parser.parser_manager import ParserManager  # noqa: E402
 from vllm.reasoning import ReasoningParser, ReasoningParserManager  # noqa: E402
 
 from axolotl_plug.args import PlugConfig  # noqa: E402
-from axolotl_plug.extract import extract  # noqa: E402
+from axolotl_plug.sections import extract  # noqa: E402
 from axolotl_plug.serving.settings import write_settings  # noqa: E402
 
 ANSWER = ("English instruction:\nWrite a greeting.\n\nEnglish response:\nHello, welcome!\n\n"

@@ -8,15 +8,13 @@ from pathlib import Path
 from statistics import median
 
 from ..languages import get_language
-from ..langid import share_in_language
+from ..langid import wrong_language
 from ..records import sibling, write_jsonl
 from .pairs import load_pairs
 
 # a row's response-length ratio may differ from the dataset's typical ratio by this factor
 LENGTH_FACTOR = 3.0
 MIN_ROWS_FOR_LENGTH_CHECK = 5
-# a field is in the right language when at least this share of its letters is
-LANG_SHARE = 0.5
 
 
 class BuildError(ValueError):
@@ -49,10 +47,9 @@ def field_problems(plug_row: dict, pivot_lang: str, target_lang: str) -> list[tu
         if not isinstance(value, str) or not value.strip():
             problems.append((name, "empty"))
             continue
-        if any(ch.isalpha() for ch in value):  # numbers or symbols alone say nothing
-            share = share_in_language(value, lang, pair)
-            if share < LANG_SHARE:
-                problems.append((name, f"not in {lang} ({share:.0%} of its letters are)"))
+        problem = wrong_language(value, lang, pair)
+        if problem:
+            problems.append((name, problem))
     return problems
 
 

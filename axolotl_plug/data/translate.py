@@ -6,11 +6,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..langid import share_in_language
+from ..langid import wrong_language
 from ..languages import get_language
 from ..ask import append_concurrently
 from ..llm_client import ChatClient
-from .build import LANG_SHARE
 from ..records import finished, sibling, write_jsonl
 from .pairs import load_pairs
 
@@ -52,10 +51,9 @@ def check_translation(reply: str, source: str, target: str) -> tuple[tuple[str, 
     if parts is None:
         return None, "markers lost"
     for name, text in zip(("instruction", "response"), parts):
-        if any(ch.isalpha() for ch in text):
-            share = share_in_language(text, target, (source, target))
-            if share < LANG_SHARE:
-                return None, f"{name} not in {target} ({share:.0%} of its letters are)"
+        problem = wrong_language(text, target, (source, target))
+        if problem:
+            return None, f"{name} {problem}"
     return parts, ""
 
 
@@ -82,7 +80,8 @@ def translate_file(
     files = {"out": output, "rejected": sibling(output, "rejected.jsonl")}
     failed_path = sibling(output, "failed.jsonl")
     output.parent.mkdir(parents=True, exist_ok=True)
-    done = finished(output).keys() | finished(files["rejected"]).keys()
+    # our translated rows always name their language: a file without it is not ours to resume
+    done = finished(output, key=lambda row: (row["lang"], str(row["id"]))[1]).keys() | finished(files["rejected"]).keys()
     finished(failed_path, key=lambda row: (row["id"], row["message"]))  # ours to rewrite, or refused
     todo = [r for r in rows if r["id"] not in done]
     source_name, target_name = get_language(source_lang).name, get_language(lang).name

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..args import PlugConfig
-from ..extract import MISSING_PIVOT, MISSING_TARGET, OK, locate_sections
+from ..sections import MISSING_PIVOT, MISSING_TARGET, OK, locate_sections
 from ..languages import Language, UnknownLanguageError, get_language
 from ..templates import DEFAULT_RESPONSE_TEMPLATE, read_template, resolve_template
 from .render import has_marker, render_answer
@@ -139,16 +139,17 @@ def check_layout(config: PlugConfig, layout: tuple[str, str]) -> None:
     lay_out_answer("target response", "pivot instruction", "pivot response", target, pivot, config, layout)
 
 
-def trained_spans(content: str, spans: dict[str, tuple[int, int]], config: PlugConfig) -> list[tuple[int, int]]:
-    """Character spans of the answer that carry loss.
+def pivot_is_trained(config: PlugConfig) -> bool:
+    """Do the pivot sections carry loss? Yes, unless `train_on_pivot` is off (the
+    ablation); a monolingual answer has none, and all of it is trained."""
+    return config.train_on_pivot or config.mode == "monolingual"
 
-    Everything, unless `train_on_pivot` is off: then only the target section, from its
-    header to the end of the target response.
-    """
-    if config.train_on_pivot or config.mode == "monolingual":
-        return [(0, len(content))]
-    start = spans.get("target_response_header", spans["target_response"])[0]
-    return [(start, spans["target_response"][1])]
+
+def trained_spans(answer_length: int, target_section: tuple[int, int], config: PlugConfig) -> list[tuple[int, int]]:
+    """Character spans of an answer that carry loss: all of it, or, when the pivot is
+    not trained, only the target section (`target_section`: from the start of its header
+    to the end of its text). Laid-out and pre-built answers both come here."""
+    return [(0, answer_length)] if pivot_is_trained(config) else [target_section]
 
 
 def _text(row: Mapping[str, Any], name: str, required: bool = True, strip: bool = False) -> str | None:
@@ -180,10 +181,9 @@ def prebuilt_trained_spans(answer: str, lang: str, config: PlugConfig, field: st
             MISSING_PIVOT: f"no pivot response header (expected {pivot.response_header!r} in a pre-built response)",
         }.get(found.status, f"sections out of order (plug.order is {config.order}, the response has {found.status})")
         raise RowError(field, problem)
-    if config.train_on_pivot:
-        return [(0, len(answer))]
     section = found.target
-    return [(section.header_start, section.body_start + len(answer[section.body_start : section.end].rstrip()))]
+    end = section.body_start + len(answer[section.body_start : section.end].rstrip())
+    return trained_spans(len(answer), (section.header_start, end), config)
 
 
 def build_conversation(
@@ -220,7 +220,8 @@ def build_conversation(
             response, pivot_instruction, pivot_response, target, pivot, config,
             layout or layout_source(config),
         )
-        trained = trained_spans(content, spans, config)
+        target_start = spans.get("target_response_header", spans["target_response"])[0]
+        trained = trained_spans(len(content), (target_start, spans["target_response"][1]), config)
     # the same opening as prompt_messages, with the languages this row already resolved
     system = _text(row, fields.system, required=False, strip=strip) or system_prompt(config, target, pivot)
     messages = _opening(instruction, system)

@@ -1,15 +1,80 @@
 """Answer files, as `axolotl plug generate` writes them and `judge`, `score` and
 `report` read them: one JSON line per instruction with `id`, `output` (the answer
-that is judged and scored), and, from generate, `raw_output`, `status`, `truncated`,
-`lang`, `instruction` and `generator`. The reference's own answer files (a JSON list
-with `output`, or `response`) read the same way."""
+that is judged and scored), `raw_output`, `status`, `truncated`, `extraction`, `lang`,
+`instruction` and `generator`, following alpaca_eval's outputs convention. The
+reference's own answer files (a JSON list with `output`, or `response`) read the same
+way. Lines are appended as answers finish, so an interrupted run resumes where it
+stopped (`unanswered`).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..records import read_records
+from ..args import PlugConfig
+from ..records import finished, read_records
+from ..sections import reference_target
+from .metrics import extract_answer, languages_in_play, metrics_by_language, score_answer
+
+
+@dataclass(frozen=True)
+class Generated:
+    """One generated answer, before it is written."""
+
+    text: str
+    truncated: bool  # stopped by the token limit, not by the model
+
+
+def answer_line(record: dict, answer: Generated, config: PlugConfig, generator: str, extraction: str = "ours") -> dict:
+    """One line of an answer file. `output` is the extracted target answer: by our rule
+    (`extract`) or the reference's (`reference_target`); `status` is always ours."""
+    extracted = extract_answer(answer.text, record["lang"], config)  # languages are scored once, from the file
+    target = extracted.target
+    if extraction == "paper" and config.mode == "plug":
+        target = reference_target(answer.text, record["lang"], config.header_overrides(), config.order, config.pivot_language)
+    return {
+        "id": record["id"],
+        "lang": record["lang"],
+        "instruction": record["instruction"],
+        "output": target,
+        "raw_output": answer.text,
+        "status": extracted.status,
+        "truncated": answer.truncated,
+        "extraction": extraction,
+        "generator": generator,
+        **{k: record[k] for k in ("dataset", "reference") if record.get(k) is not None},
+    }
+
+
+def unanswered(records: list[dict], output: Path) -> list[dict]:
+    """The records `output` has no answer for yet (a file that is not an answer file is
+    refused, untouched: see records.finished)."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    # an answer line has its raw output: a file without one is not ours to resume
+    done = finished(output, key=lambda row: (row["raw_output"], str(row["id"]))[1])
+    return [r for r in records if str(r["id"]) not in done]
+
+
+def file_metrics(output: Path, config: PlugConfig) -> dict[str, float]:
+    """Recompute the `plug/` metrics from a generate file alone."""
+    rows = read_records(output)
+    languages = languages_in_play(rows, config)
+    scored = [score_answer(r, r["raw_output"], config, languages) for r in rows]
+    return metrics_by_language(scored, config.pivot_language, config.mode)
+
+
+def file_counts(output: Path) -> dict[str, int]:
+    """How many answers a file holds, how many the token limit cut, and how many have
+    no target answer (status missing_target, or an empty output)."""
+    rows = read_records(output)
+    return {
+        "answers": len(rows),
+        "truncated": sum(bool(r.get("truncated")) for r in rows),
+        "no_target_answer": sum(r.get("status") == "missing_target" or not r.get("output") for r in rows),
+    }
+
+
 
 
 @dataclass

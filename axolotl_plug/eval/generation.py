@@ -1,35 +1,22 @@
-"""Greedy generation from PLUG prompts, and the answer files `axolotl plug generate`
-writes: in this process (batched Hugging Face `generate`, shared with the demo and the
-evaluation callback) or on a serving engine (any OpenAI-compatible chat-completions
-server: vLLM, SGLang, `transformers serve`).
+"""Greedy generation from PLUG prompts in this process: loading a trained model (full
+or LoRA), batched Hugging Face `generate` (shared with the demo, the evaluation
+callback and `plug chat`), and `axolotl plug generate`'s in-process answer files.
 
-Both paths send the prompt training used (`prompt_messages`, the chat template saved
-with the model), decode greedily and, by default, allow what the config's
-`sequence_len` leaves after the prompt. An answer file follows alpaca_eval's outputs
-convention (`instruction`, `output`, `generator`) and is what `axolotl plug judge`
-reads. Lines are appended as answers finish, so an interrupted run resumes where it
-stopped.
+The prompt is the one training used (`prompt_messages`, the chat template saved with the
+model); an answer may take `max_new_tokens`, else what the config's `sequence_len`
+leaves after the prompt (`answer_budget`, which `generate --base-url` and `plug chat`
+use too). Answers on a serving engine: eval/served.py; the file format: eval/answers.py.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from ..args import PlugConfig
 from ..dataset.layout import prompt_messages
-from ..extract import reference_target
-from ..records import finished, read_records, to_line
-from .metrics import extract_answer, languages_in_play, metrics_by_language, score_answer
-
-EXTRACTIONS = ("ours", "paper")
-
-
-@dataclass(frozen=True)
-class Generated:
-    text: str
-    truncated: bool  # stopped by the token limit, not by the model
+from ..records import to_line
+from .answers import Generated, answer_line, file_metrics, unanswered
 
 
 def load_for_generation(model_dir: str | Path):
@@ -154,34 +141,6 @@ def generate_answers(
     )
 
 
-def answer_line(record: dict, answer: Generated, config: PlugConfig, generator: str, extraction: str = "ours") -> dict:
-    """One line of an answer file. `output` is the extracted target answer: by our rule
-    (`extract`) or the reference's (`reference_target`); `status` is always ours."""
-    extracted = extract_answer(answer.text, record["lang"], config)  # languages are scored once, from the file
-    target = extracted.target
-    if extraction == "paper" and config.mode == "plug":
-        target = reference_target(answer.text, record["lang"], config.header_overrides(), config.order, config.pivot_language)
-    return {
-        "id": record["id"],
-        "lang": record["lang"],
-        "instruction": record["instruction"],
-        "output": target,
-        "raw_output": answer.text,
-        "status": extracted.status,
-        "truncated": answer.truncated,
-        "extraction": extraction,
-        "generator": generator,
-        **{k: record[k] for k in ("dataset", "reference") if record.get(k) is not None},
-    }
-
-
-def _todo(records: list[dict], output: Path) -> list[dict]:
-    output.parent.mkdir(parents=True, exist_ok=True)
-    # an answer line has its raw output: a file without one is not ours to resume
-    done = finished(output, key=lambda row: (row["raw_output"], str(row["id"]))[1])
-    return [r for r in records if str(r["id"]) not in done]
-
-
 def generate_file(
     model,
     tokenizer,
@@ -200,7 +159,7 @@ def generate_file(
     the metrics of the whole file. Prompts of similar length share a batch."""
     from tqdm.auto import tqdm
 
-    todo = _todo(records, output)
+    todo = unanswered(records, output)
     prompts = {id(r): prompt_ids(tokenizer, prompt_messages(r["instruction"], r["lang"], config)) for r in todo}
     todo.sort(key=lambda r: len(prompts[id(r)]))
     bar = tqdm(total=len(records), initial=len(records) - len(todo), desc="generating", unit="answer", disable=not progress)
@@ -218,71 +177,3 @@ def generate_file(
     return file_metrics(output, config)
 
 
-def generate_served(
-    client,
-    records: list[dict],
-    config: PlugConfig,
-    output: Path,
-    generator: str,
-    *,
-    tokenizer=None,
-    max_new_tokens: int | None = None,
-    sequence_len: int | None = None,
-    concurrency: int = 16,
-    extraction: str = "ours",
-    progress: bool = True,
-) -> dict[str, float]:
-    """Answer every record not yet in `output` on an OpenAI-compatible server (the
-    `llm_client.ChatClient` `client`), `concurrency` requests at a time, greedy; append
-    lines as answers arrive; return the metrics of the whole file.
-
-    The limit is `max_new_tokens`, or what `sequence_len` leaves after the prompt,
-    counted with `tokenizer` (the model's own, with its saved chat template). A reply
-    the server cut at the limit (`finish_reason: length`) is marked truncated."""
-    from tqdm.auto import tqdm
-
-    from ..ask import append_concurrently
-    from ..llm_client import ChatError
-
-    answer_budget(0, max_new_tokens, sequence_len)  # a limit is known, or say so before asking
-    if max_new_tokens is None and tokenizer is None:
-        raise ValueError("give the model's tokenizer to count the prompt against sequence_len")
-    todo = _todo(records, output)
-
-    def answer(record: dict) -> Generated:
-        messages = prompt_messages(record["instruction"], record["lang"], config)
-        prompt_tokens = len(prompt_ids(tokenizer, messages)) if max_new_tokens is None else 0
-        limit = answer_budget(prompt_tokens, max_new_tokens, sequence_len)
-        if limit < 1:
-            return Generated("", True)  # the prompt alone fills sequence_len
-        reply = client.complete(messages, temperature=0.0, max_tokens=limit)
-        return Generated(reply.text, reply.finish_reason == "length")
-
-    bar = tqdm(total=len(records), initial=len(records) - len(todo), desc="generating", unit="answer", disable=not progress)
-    line = lambda record, result: ("out", answer_line(record, result, config, generator, extraction))  # noqa: E731
-    failures = append_concurrently(answer, todo, {"out": output}, line, concurrency=concurrency, bar=bar)
-    if failures:
-        raise ChatError(
-            f"{len(failures)} prompts failed and were not written (first: id {failures[0][0]['id']}: {failures[0][1]}); "
-            "run the same command again to ask only for those"
-        )
-    return file_metrics(output, config)
-
-
-def file_metrics(output: Path, config: PlugConfig) -> dict[str, float]:
-    """Recompute the `plug/` metrics from a generate file alone."""
-    rows = read_records(output)
-    languages = languages_in_play(rows, config)
-    scored = [score_answer(r, r["raw_output"], config, languages) for r in rows]
-    return metrics_by_language(scored, config.pivot_language, config.mode)
-
-
-def file_counts(output: Path) -> dict[str, int]:
-    """How many answers a file holds, how many the token limit cut, and how many have
-    no target answer (status missing_target, or an empty output)."""
-    rows = read_records(output)
-    return {
-        "answers": len(rows),
-        "truncated": sum(bool(r.get("truncated")) for r in rows),
-        "no_target_answer": sum(r.get("status") == "missing_target" or not r.get("output") for r in rows),
-    }

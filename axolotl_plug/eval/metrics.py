@@ -8,7 +8,7 @@ from statistics import mean
 from typing import Iterable, Mapping
 
 from ..args import PlugConfig
-from ..extract import MISSING_TARGET, OK, Extraction, extract
+from ..sections import MISSING_TARGET, OK, Extraction, extract
 from ..langid import identify, share_in_language
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..dataset.labels import IGNORE, first_trained
-from ..languages import LANGUAGES, get_language
+from ..languages import LANGUAGES
+from ..sections import locate_sections
 from .metrics import extract_answer
 
 
@@ -34,21 +35,22 @@ def eval_split_records(dataset, tokenizer, config, limit: int) -> list[dict[str,
 
 
 def _answer_language(gold: str, config) -> str:
-    """The target language of a training answer: the table language whose response
-    header it contains (the first in the text), else the configured target."""
+    """The target language of a training answer: of the table's languages (and those
+    `plug.headers` adds), the one whose target section starts first, found by the same
+    header rules as every other reader of answers; else the configured target."""
     overrides = config.header_overrides()
     found = []
-    for code in set(LANGUAGES) | set(overrides):
-        if code == config.pivot_language:
-            continue
-        try:
-            header = get_language(code, overrides).response_header
-        except ValueError:
-            continue
-        position = gold.find(header) if header else -1
-        if position >= 0:
-            found.append((position, code))
-    if found and config.mode == "plug":
+    if config.mode == "plug":
+        for code in sorted(set(LANGUAGES) | set(overrides)):
+            if code == config.pivot_language:
+                continue
+            try:
+                section = locate_sections(gold, code, config.pivot_language, overrides).target
+            except ValueError:  # a language the overrides leave without headers
+                continue
+            if section is not None:
+                found.append((section.header_start, code))
+    if found:
         return min(found)[1]
     if config.target_language:
         return config.target_language

@@ -26,8 +26,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from ..args import PlugConfig
-from ..extract import MISSING_TARGET, OK, header_marks, header_parts, locate_sections
-from ..languages import get_language
+from ..sections import MISSING_TARGET, OK, header_kinds, header_marks, header_parts, locate_sections
 
 
 @dataclass(frozen=True)
@@ -53,10 +52,8 @@ class Splitter:
     _searched: int = field(default=0, init=False)  # where the search for more headers goes on
 
     def __post_init__(self):
-        target = get_language(self.target_language, self.headers)
-        pivot = get_language(self.pivot_language, self.headers)
-        texts = (target.response_header, pivot.response_header, pivot.instruction_header)
-        self._parts = [header_parts(text) for text in texts if text.strip()]
+        kinds = header_kinds(self.target_language, self.pivot_language, self.headers)
+        self._parts = [header_parts(text) for _, text in kinds]
         self._firsts = {words[0][0] for words, _ in self._parts}
 
     def feed(self, delta: str) -> Split:

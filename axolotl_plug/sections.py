@@ -1,4 +1,8 @@
-"""Pure extraction: a generated PLUG answer -> target answer, pivot answer, status."""
+"""Pure extraction: a generated PLUG answer -> its sections -> target answer, pivot
+answer, status (`extract`, our rule), or the reference's rule (`reference_target`).
+
+The package exports `extract`; this module is `axolotl_plug.sections`, so that the name
+`axolotl_plug.extract` means the function only."""
 
 from __future__ import annotations
 
@@ -16,7 +20,8 @@ MISSING_PIVOT = "missing_pivot"  # a target section, but no pivot response anywh
 TARGET_FIRST = "target_first"  # order pivot_first, but the target answer comes first
 PIVOT_FIRST = "pivot_first"  # order target_first, but the pivot answer comes first
 
-ORDERS = ("pivot_first", "target_first")
+SECTION_ORDERS = ("pivot_first", "target_first")  # which answer comes first (plug.order)
+EXTRACTIONS = ("ours", "paper")  # extract, or reference_target: the rules `generate --extraction` picks
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,19 @@ def _splitter(headers: tuple[tuple[str, str], ...]) -> re.Pattern:
     return re.compile("|".join(f"(?P<{kind}>{_header_pattern(text)})" for kind, text in ordered))
 
 
+def header_kinds(
+    target_language: str, pivot_language: str = "en", headers: Mapping[str, Mapping[str, str | None]] | None = None
+) -> tuple[tuple[str, str], ...]:
+    """The headers an answer's sections start with, by kind (`target`, `pivot`,
+    `pivot_instruction`), those that are set: what `header_marks` and the streaming
+    splitter look for."""
+    target = get_language(target_language, headers)
+    pivot = get_language(pivot_language, headers)
+    kinds = (("target", target.response_header), ("pivot", pivot.response_header),
+             ("pivot_instruction", pivot.instruction_header))
+    return tuple((kind, header) for kind, header in kinds if header.strip())
+
+
 def header_marks(
     text: str,
     target_language: str,
@@ -77,14 +95,7 @@ def header_marks(
 ) -> list[tuple[str, int, int]]:
     """Every header in `text` (from `start` on), in order: (kind, where it starts, where
     its body starts), kind being `target`, `pivot` or `pivot_instruction`."""
-    target = get_language(target_language, headers)
-    pivot = get_language(pivot_language, headers)
-    kinds = (
-        ("target", target.response_header),
-        ("pivot", pivot.response_header),
-        ("pivot_instruction", pivot.instruction_header),
-    )
-    splitter = _splitter(tuple((kind, header) for kind, header in kinds if header.strip()))
+    splitter = _splitter(header_kinds(target_language, pivot_language, headers))
     return [(m.lastgroup, m.start(), m.end()) for m in splitter.finditer(text, start)]
 
 
@@ -102,8 +113,8 @@ def locate_sections(
     the target and pivot answers are there and in the configured `order`. The training
     data path (pre-built rows) and `extract` both read answers through here.
     """
-    if order not in ORDERS:
-        raise ValueError(f"order must be one of {ORDERS}, not {order!r}")
+    if order not in SECTION_ORDERS:
+        raise ValueError(f"order must be one of {SECTION_ORDERS}, not {order!r}")
     marks = header_marks(text, target_language, pivot_language, headers)
     found: dict[str, list[Section]] = {"target": [], "pivot": [], "pivot_instruction": []}
     for i, (kind, start, end) in enumerate(marks):

@@ -1,0 +1,62 @@
+"""`axolotl plug generate --base-url`: answers from a serving engine (any
+OpenAI-compatible chat-completions server: vLLM, SGLang, `transformers serve`), with
+the prompt training used and the token limit `generate` uses in-process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..args import PlugConfig
+from ..ask import append_concurrently
+from ..dataset.layout import prompt_messages
+from ..llm_client import ChatError
+from .answers import Generated, answer_line, file_metrics, unanswered
+from .generation import answer_budget, prompt_ids
+
+
+def generate_served(
+    client,
+    records: list[dict],
+    config: PlugConfig,
+    output: Path,
+    generator: str,
+    *,
+    tokenizer=None,
+    max_new_tokens: int | None = None,
+    sequence_len: int | None = None,
+    concurrency: int = 16,
+    extraction: str = "ours",
+    progress: bool = True,
+) -> dict[str, float]:
+    """Answer every record not yet in `output` on an OpenAI-compatible server (the
+    `llm_client.ChatClient` `client`), `concurrency` requests at a time, greedy; append
+    lines as answers arrive; return the metrics of the whole file.
+
+    The limit is `max_new_tokens`, or what `sequence_len` leaves after the prompt,
+    counted with `tokenizer` (the model's own, with its saved chat template). A reply
+    the server cut at the limit (`finish_reason: length`) is marked truncated."""
+    from tqdm.auto import tqdm
+
+    answer_budget(0, max_new_tokens, sequence_len)  # a limit is known, or say so before asking
+    if max_new_tokens is None and tokenizer is None:
+        raise ValueError("give the model's tokenizer to count the prompt against sequence_len")
+    todo = unanswered(records, output)
+
+    def answer(record: dict) -> Generated:
+        messages = prompt_messages(record["instruction"], record["lang"], config)
+        prompt_tokens = len(prompt_ids(tokenizer, messages)) if max_new_tokens is None else 0
+        limit = answer_budget(prompt_tokens, max_new_tokens, sequence_len)
+        if limit < 1:
+            return Generated("", True)  # the prompt alone fills sequence_len
+        reply = client.complete(messages, temperature=0.0, max_tokens=limit)
+        return Generated(reply.text, reply.finish_reason == "length")
+
+    bar = tqdm(total=len(records), initial=len(records) - len(todo), desc="generating", unit="answer", disable=not progress)
+    line = lambda record, result: ("out", answer_line(record, result, config, generator, extraction))  # noqa: E731
+    failures = append_concurrently(answer, todo, {"out": output}, line, concurrency=concurrency, bar=bar)
+    if failures:
+        raise ChatError(
+            f"{len(failures)} prompts failed and were not written (first: id {failures[0][0]['id']}: {failures[0][1]}); "
+            "run the same command again to ask only for those"
+        )
+    return file_metrics(output, config)
