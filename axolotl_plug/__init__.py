@@ -27,4 +27,8 @@ def __getattr__(name):
         from .plugin import PlugPlugin
 
         return PlugPlugin
+    if name == "preference":  # `type: plug` under `rl: dpo` (see dataset/preference.py)
+        from .dataset.preference import loader
+
+        return loader
     raise AttributeError(f"module 'axolotl_plug' has no attribute {name!r}")

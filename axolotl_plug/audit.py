@@ -106,3 +106,13 @@ def format_audit(audit: DatasetAudit) -> str:
     for sample in audit.samples:
         lines += ["", f"-- sample {sample}"]
     return "\n".join(lines)
+
+
+def format_preference_rows(rows, num_samples: int) -> str:
+    """A preference dataset as the DPO trainer gets it: the count, then sample rows."""
+    lines = [f"preference rows: {len(rows)}"]
+    for index in range(min(num_samples, len(rows))):
+        row = rows[index]
+        lines += ["", f"-- sample row {index}", "prompt:", row["prompt"], "chosen:", row["chosen"],
+                  "rejected:", row["rejected"]]
+    return "\n".join(lines)

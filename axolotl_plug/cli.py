@@ -116,6 +116,12 @@ def audit(config: str, num_samples: int, verbose: bool):
         cfg = load_config(config)
     except ValidationError as exc:
         raise click.ClickException(f"{config}: {describe_invalid(exc)}") from None
+    if cfg.get("rl"):  # preference rows: the prompt and both answers as the trainer gets them
+        from .audit import format_preference_rows
+        from .dataset.host import preference_rows
+
+        click.echo(format_preference_rows(preference_rows(cfg), num_samples))
+        return
     strict = plug_config(cfg).on_bad_row == "error"
     # count every bad row instead of stopping at the first batch of them
     cfg.plug = {**(cfg.get("plug") or {}), "on_bad_row": "skip"}
@@ -145,6 +151,10 @@ def audit(config: str, num_samples: int, verbose: bool):
 @click.option("--extraction", type=click.Choice(EXTRACTIONS), default="ours", show_default=True,
               help="How `output` is cut from the answer: our rule, or the reference's (after the first exact target header).")
 @click.option("--batch-size", default=8, show_default=True, help="Local generation: prompts per batch.")
+@click.option("--temperature", default=0.0, show_default=True,
+              help="0 decodes greedily (the paper's evaluation); above 0 samples, e.g. candidates for preference data.")
+@click.option("--top-p", default=1.0, show_default=True, help="With --temperature: nucleus sampling.")
+@click.option("--seed", default=0, show_default=True, help="With --temperature: runs with different seeds give different answers.")
 @click.option("--base-url", default=None, help="Generate on this OpenAI-compatible server (vLLM, SGLang, transformers serve) instead of in-process.")
 @click.option("--served-model", default=None, help="With --base-url: the model name the server knows (default: --model-dir as given).")
 @click.option("--concurrency", default=16, show_default=True, help="With --base-url: requests in flight.")
@@ -153,13 +163,13 @@ def audit(config: str, num_samples: int, verbose: bool):
 @click.option("--timeout", default=600.0, show_default=True, help="With --base-url: seconds per request.")
 @verbose_option
 def generate(config, instructions, split, output, model_dir, generator, max_new_tokens, extraction, batch_size,
-             base_url, served_model, concurrency, api_key_env, max_retries, timeout, verbose):
-    """Answer benchmark instructions with CONFIG's prompts; print the metrics table.
+             temperature, top_p, seed, base_url, served_model, concurrency, api_key_env, max_retries, timeout, verbose):
+    """Answer benchmark instructions with CONFIG's prompts, greedily or sampled; print the metrics table.
 
     Without CONFIG, --model-dir's plug.json (written at the end of training) gives the
     PLUG settings and sequence_len."""
     quiet_host(verbose)
-    from .eval.answers import file_counts
+    from .eval.answers import Sampling, file_counts
     from .eval.generation import answer_budget, generate_file, load_for_generation
     from .eval.served import generate_served
     from .eval.metrics import format_table
@@ -172,7 +182,8 @@ def generate(config, instructions, split, output, model_dir, generator, max_new_
     records = load_instructions(instructions, split, config_obj.target_language)
     for lang in sorted({r["lang"] for r in records}):  # an unknown code, before any model is loaded
         get_language(lang, config_obj.header_overrides())
-    common = dict(max_new_tokens=max_new_tokens, sequence_len=sequence_len, extraction=extraction)
+    sampling = Sampling(temperature, top_p, seed)
+    common = dict(max_new_tokens=max_new_tokens, sequence_len=sequence_len, extraction=extraction, sampling=sampling)
     if base_url:
         from transformers import AutoTokenizer
 
@@ -358,6 +369,23 @@ def data_build(pivot_file, target_file, lang, pivot_lang, id_field, on_bad_row, 
     except BuildError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(format_report(report))
+
+
+@data.command("prefs")
+@click.option("--a", "a_path", required=True, type=click.Path(exists=True, dir_okay=False), help="Answers of system A (generate's output).")
+@click.option("--b", "b_path", required=True, type=click.Path(exists=True, dir_okay=False), help="Answers of system B.")
+@click.option("--judgments", "judge_dir", required=True, type=click.Path(exists=True, file_okay=False),
+              help="The --output folder of `axolotl plug judge --a A --b B` (pairwise).")
+@click.option("--require-target-language", is_flag=True, help="Drop pairs whose chosen target answer is not in the target language.")
+@click.option("--pivot-lang", default="en", show_default=True, help="With --require-target-language: the pivot language.")
+@click.option("--output", required=True, type=click.Path(dir_okay=False), help="JSONL of preference rows (chosen, rejected).")
+def data_prefs(a_path, b_path, judge_dir, require_target_language, pivot_lang, output):
+    """Judged pairs of PLUG answers into preference rows for `type: plug` under `rl: dpo`."""
+    from .data.prefs import build_prefs, format_report
+
+    report = build_prefs(Path(a_path), Path(b_path), Path(judge_dir), Path(output),
+                         require_target_language=require_target_language, pivot_language=pivot_lang)
+    click.echo(format_report(report, Path(output)))
 
 
 @data.command("translate")

@@ -21,8 +21,11 @@ from .templates import read_template, resolve_template
 DEFAULT_DATASET_PREPARED_PATH = "last_run_prepared"
 
 DATASET_TYPE = "axolotl_plug.dataset.strategy"
+# under `rl:`, axolotl's DPO loader resolves only `module.function` of a top-level module
+PREFERENCE_TYPE = "axolotl_plug.preference"
+PREFERENCE_RL = ("dpo", "ipo", "simpo")  # the methods whose datasets go through that loader
 # `axolotl_plug.plug` is where the dataset type lived in 0.1; configs naming it still work
-_SHORT_TYPES = {"plug", "axolotl_plug.plug", DATASET_TYPE}
+_SHORT_TYPES = {"plug", "axolotl_plug.plug", DATASET_TYPE, PREFERENCE_TYPE}
 _FINGERPRINT_PREFIX = "plug-"
 
 
@@ -48,7 +51,8 @@ def fingerprint(config: PlugConfig, template_texts: list[str]) -> str:
 def apply_plug_config(cfg: dict) -> None:
     """Rewrite a raw config dict for PLUG. Idempotent: axolotl may call it twice.
 
-    - `type: plug` becomes the importable module path;
+    - `type: plug` becomes the importable module path: the SFT dataset type, or under
+      `rl: dpo` (`ipo`, `simpo`) the preference type;
     - template references become absolute paths (relative ones are read against the
       working directory, then the config's folder);
     - `plug.chat_template` becomes axolotl's top-level `chat_template: jinja`, so the
@@ -57,8 +61,12 @@ def apply_plug_config(cfg: dict) -> None:
       axolotl does not hash plugin keys into its cache key.
     """
     datasets = _plug_datasets(cfg)
+    rl = str(cfg.get("rl") or "").lower() or None
+    if datasets and rl and rl not in PREFERENCE_RL:
+        raise ValueError(f"type: plug under rl: {rl}: PLUG preference rows work with rl: "
+                         f"{', '.join(PREFERENCE_RL)} (the methods that load datasets as DPO does)")
     for ds in datasets:
-        ds["type"] = DATASET_TYPE
+        ds["type"] = PREFERENCE_TYPE if rl else DATASET_TYPE
     if not datasets and cfg.get("plug") is None:
         return
 
@@ -73,6 +81,10 @@ def apply_plug_config(cfg: dict) -> None:
             texts.append(read_template(str(path)))
     cfg["plug"] = raw
     config = PlugConfig.model_validate(raw)
+    if rl and datasets and not config.train_on_pivot:
+        raise ValueError(f"plug.train_on_pivot: false under rl: {rl}: the preference trainer scores whole "
+                         "answers, so the pivot sections cannot be left out of the loss; train with "
+                         "train_on_pivot: true, or compare target answers only with mode: monolingual")
 
     if config.chat_template:
         template = read_template(config.chat_template)

@@ -75,15 +75,19 @@ class ChatServer:
         return [r["body"]["messages"][-1]["content"] for r in self.requests]
 
 
-def plug_command(*args: str, env: dict | None = None, timeout: int = 300):
+def plug_command(*args: str, env: dict | None = None, timeout: int = 600, input: str | None = None):
     """`python -m axolotl_plug ARGS` (the same click group as `axolotl plug`, without
-    axolotl's start-up), as a user runs it; returns the CompletedProcess."""
+    axolotl's own start-up, seconds per call), as a user runs it from the repository;
+    returns the CompletedProcess. `tests/test_cli.py` checks that both list the same
+    commands."""
     import os
     import subprocess
     import sys
+    from pathlib import Path
 
-    return subprocess.run([sys.executable, "-m", "axolotl_plug", *args], env={**os.environ, **(env or {})},
-                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run([sys.executable, "-m", "axolotl_plug", *args], env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})},
+                          capture_output=True, text=True, timeout=timeout, input=input if input is not None else "",
+                          cwd=Path(__file__).resolve().parents[1])
 
 
 def kill_when(args: list[str], path, lines: int, env: dict | None = None, timeout: float = 120.0) -> int:

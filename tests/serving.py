@@ -72,8 +72,9 @@ def transformers_serve(model_dir: Path, scratch: Path, timeout: float = 180.0):
 
 
 def plug_serve(upstream: str, *args: str, timeout: float = 120.0):
-    """The real `axolotl plug serve` command in front of `upstream`; yields its base URL."""
+    """The real `plug serve` command (`python -m axolotl_plug serve`, the click group of
+    `axolotl plug`) in front of `upstream`; yields its base URL."""
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "AXOLOTL_DO_NOT_TRACK": "1"}
-    command = [str(BIN / "axolotl"), "plug", "serve", "--upstream", upstream, "--port", str(port), *args]
+    command = [sys.executable, "-m", "axolotl_plug", "serve", "--upstream", upstream, "--port", str(port), *args]
     return running("plug serve", command, env, port, timeout)

@@ -8,7 +8,7 @@ import re
 from axolotl_plug.args import PlugConfig
 from axolotl_plug.sections import extract
 from conftest import ROWS
-from test_train_and_configs import run_axolotl
+from chat_server import plug_command
 
 STATUS = re.compile(r"^\[(\w+) · (\d+) tokens · [\d.]+ tokens/s\]$", re.M)
 
@@ -38,7 +38,7 @@ def test_chat_prints_the_extracted_target(plug_trained):
     config_path, model_dir, _ = plug_trained
     _, config = read_config(config_path)
     instructions = [row["instruction"] for row in ROWS]
-    result = run_axolotl("plug", "chat", str(config_path), "--max-new-tokens", "200",
+    result = plug_command("chat", str(config_path), "--max-new-tokens", "200",
                          input="\n".join(instructions) + "\nexit\n")
     assert result.returncode == 0, result.stderr[-3000:]
     answers = printed_answers(result.stdout)
@@ -64,7 +64,7 @@ def test_chat_on_a_lora_folder_with_plug_json(tiny_model_dir, tmp_path):
     config = PlugConfig(target_language="zh")
     write_settings(adapter, config, 256)
     instructions = [ROWS[0]["instruction"]]
-    result = run_axolotl("plug", "chat", "--model-dir", str(adapter), "--max-new-tokens", "40",
+    result = plug_command("chat", "--model-dir", str(adapter), "--max-new-tokens", "40",
                          input=instructions[0] + "\n")
     assert result.returncode == 0, result.stderr[-3000:]
     (text, status), = printed_answers(result.stdout)

@@ -7,6 +7,7 @@ import json
 import pytest
 import yaml
 
+from chat_server import plug_command
 from conftest import ROWS, cpu_config, write_jsonl
 from test_train_and_configs import run_axolotl
 
@@ -18,8 +19,6 @@ def write_config(tmp_path, cfg) -> str:
 
 
 def test_audit_reports_rows_trained_share_and_samples(tiny_model_dir, tmp_path):
-    from chat_server import plug_command
-
     data = write_jsonl(tmp_path / "rows.jsonl", ROWS)
     cfg = cpu_config(tiny_model_dir, tmp_path, data, {"target_language": "zh", "chat_template": "plug_tulu"})
     result = plug_command("audit", write_config(tmp_path, cfg), "-n", "1")
@@ -27,8 +26,10 @@ def test_audit_reports_rows_trained_share_and_samples(tiny_model_dir, tmp_path):
     out = result.stdout
     assert out.startswith(f"== {data}\n")  # ours first: the host's config dump and logs stay hidden
     assert "[INFO]" not in out + result.stderr and "W1202" not in result.stderr
-    verbose = plug_command("audit", write_config(tmp_path, cfg), "-n", "1", "--verbose")
-    assert "[INFO] [axolotl" in verbose.stdout + verbose.stderr  # --verbose shows them
+    cfg["plug"]["train_on_pivto"] = False  # a typo: axolotl loads the plugin, then the config fails
+    verbose = plug_command("audit", write_config(tmp_path, cfg), "--verbose")
+    assert verbose.returncode == 1 and "plug.train_on_pivto: unknown key" in verbose.stderr
+    assert "[INFO] [axolotl" in verbose.stdout + verbose.stderr  # --verbose shows the host's logs
     assert f"== {data}" in out
     assert "rows in: 4  kept: 4  dropped: 0" in out
     assert "trained tokens: " in out and "%)" in out
@@ -44,7 +45,7 @@ def test_audit_fails_on_untrained_header_and_bad_rows(tiny_model_dir, tmp_path):
     rows = [ROWS[2], dict(ROWS[2], response="")]  # Italian: " R" is one token here
     data = write_jsonl(tmp_path / "rows.jsonl", rows)
     plug = {"include_pivot_instruction": False, "train_on_pivot": False, "response_template": str(layout)}
-    result = run_axolotl("plug", "audit", write_config(tmp_path, cpu_config(tiny_model_dir, tmp_path, data, plug)))
+    result = plug_command("audit", write_config(tmp_path, cpu_config(tiny_model_dir, tmp_path, data, plug)))
     assert result.returncode == 1
     assert "rows in: 2  kept: 1  dropped: 1 (1 response: empty)" in result.stdout
     assert "PROBLEM row 0: header 'Risposta in italiano:' is not in a trained span" in result.stdout
@@ -61,7 +62,7 @@ def test_layout_missing_a_variable_fails_at_start(tiny_model_dir, tmp_path):
         tokenize_with_axolotl(cpu_config(tiny_model_dir, tmp_path, data, plug))
 
 
-EVERY_COMMAND = ["audit", "chat", "data build", "data translate", "demo", "demo-model", "generate", "judge", "report",
+EVERY_COMMAND = ["audit", "chat", "data build", "data prefs", "data translate", "demo", "demo-model", "generate", "judge", "report",
                  "score svamp", "score truthfulqa", "serve"]
 
 
@@ -107,7 +108,7 @@ def test_both_entry_points_list_the_same_commands():
 
 @pytest.mark.slow
 def test_demo_model_conversion_fixes_end_of_turn(tmp_path):
-    result = run_axolotl("plug", "demo-model", "--output", str(tmp_path / "smol"))
+    result = plug_command("demo-model", "--output", str(tmp_path / "smol"))
     assert result.returncode == 0, result.stderr[-3000:]
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -9,7 +9,7 @@ from axolotl_plug.data.translate import INSTRUCTION_MARK, RESPONSE_MARK, transla
 from axolotl_plug.llm_client import ChatClient
 from chat_server import ChatServer
 from conftest import write_jsonl
-from test_train_and_configs import run_axolotl
+from chat_server import plug_command
 
 EN_ZH = [
     ("Describe Paris in one sentence.", "Paris is the capital of France, famous for the Eiffel Tower.",
@@ -39,7 +39,7 @@ def build(tmp_path, pivot, target, *extra):
     p = write_jsonl(tmp_path / "pivot.jsonl", pivot) if isinstance(pivot, list) else pivot
     t = write_jsonl(tmp_path / "target.jsonl", target) if isinstance(target, list) else target
     out = tmp_path / "plug_zh.jsonl"
-    result = run_axolotl("plug", "data", "build", "--pivot", str(p), "--target", str(t), "--lang", "zh", "--output", str(out), *extra)
+    result = plug_command("data", "build", "--pivot", str(p), "--target", str(t), "--lang", "zh", "--output", str(out), *extra)
     return result, out
 
 
@@ -156,7 +156,7 @@ def test_translate_clean_failed_rows_and_resume_then_build(tmp_path):
 
     plan.pop(names[1])  # the server recovers: a rerun asks only for r1
     with ChatServer(translator(plan)) as server:
-        result = run_axolotl("plug", "data", "translate", "--input", str(source), "--lang", "zh", "--model", "mt",
+        result = plug_command("data", "translate", "--input", str(source), "--lang", "zh", "--model", "mt",
                              "--base-url", server.url, "--output", str(out))
     assert result.returncode == 0, result.stderr[-2000:]
     assert len(server.requests) == 1 and names[1] in server.user_messages()[0]
@@ -173,7 +173,7 @@ def test_translate_stops_at_a_refusal_with_the_servers_message(tmp_path):
     source = write_jsonl(tmp_path / "en.jsonl", pivot_rows()[:5])
     out = tmp_path / "zh.jsonl"
     with ChatServer(lambda body, n: (401, '{"error": {"message": "Incorrect API key provided"}}')) as server:
-        result = run_axolotl("plug", "data", "translate", "--input", str(source), "--lang", "zh", "--model", "mt",
+        result = plug_command("data", "translate", "--input", str(source), "--lang", "zh", "--model", "mt",
                              "--base-url", server.url, "--output", str(out), "--concurrency", "1")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "HTTP 401" in result.stderr and "Incorrect API key provided" in result.stderr

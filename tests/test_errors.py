@@ -51,6 +51,23 @@ def work(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.fixture(autouse=True)
+def host_logging_restored(monkeypatch):
+    """The commands hide the host's logs for the rest of their process (quiet_host); here
+    that process is pytest's, so put the levels and variables back afterwards."""
+    import logging
+
+    from axolotl_plug.cli import HOST_LOGGERS
+
+    for name in ("LOG_LEVEL", "AXOLOTL_LOG_LEVEL", "TRANSFORMERS_VERBOSITY", "TORCH_LOGS"):
+        monkeypatch.delenv(name, raising=False)  # unset now, restored as they were afterwards
+    loggers = [logging.getLogger(), *(logging.getLogger(name) for name in HOST_LOGGERS)]
+    levels = [logger.level for logger in loggers]
+    yield
+    for logger, level in zip(loggers, levels):
+        logger.setLevel(level)
+
+
 def snapshot(root: Path) -> dict[str, bytes]:
     return {str(p): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 

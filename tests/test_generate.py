@@ -8,7 +8,7 @@ import json
 from axolotl_plug.sections import extract, reference_target
 from conftest import ROWS
 from serving import transformers_serve
-from test_train_and_configs import run_axolotl
+from chat_server import plug_command
 
 
 def read(path):
@@ -17,15 +17,15 @@ def read(path):
 
 def test_served_generation_gives_the_local_answers(plug_trained, tmp_path):
     config, model_dir, bench = plug_trained
-    args = ["plug", "generate", str(config), "--instructions", str(bench)]
+    args = ["generate", str(config), "--instructions", str(bench)]
     runs = {"whole": "200", "cut": "16"}  # room for every answer; a limit that cuts them all
     for name, limit in runs.items():
-        local = run_axolotl(*args, "--max-new-tokens", limit, "--output", str(tmp_path / f"local-{name}.jsonl"),
+        local = plug_command(*args, "--max-new-tokens", limit, "--output", str(tmp_path / f"local-{name}.jsonl"),
                             "--batch-size", "1")
         assert local.returncode == 0, local.stderr[-3000:]
     with transformers_serve(model_dir, tmp_path) as url:
         for name, limit in runs.items():
-            served = run_axolotl(*args, "--max-new-tokens", limit, "--output", str(tmp_path / f"served-{name}.jsonl"),
+            served = plug_command(*args, "--max-new-tokens", limit, "--output", str(tmp_path / f"served-{name}.jsonl"),
                                  "--base-url", url, "--served-model", str(model_dir), "--concurrency", "2")
             assert served.returncode == 0, served.stderr[-3000:]
     for name in runs:
@@ -110,10 +110,10 @@ def test_training_leaves_plug_json_and_generate_needs_no_config(plug_trained, tm
         "sequence_len": 512,
     }
     args = ["--instructions", str(bench), "--max-new-tokens", "40"]
-    with_config = run_axolotl("plug", "generate", str(config), *args, "--output", str(tmp_path / "a.jsonl"))
-    without = run_axolotl("plug", "generate", *args, "--model-dir", str(model_dir), "--output", str(tmp_path / "b.jsonl"))
+    with_config = plug_command("generate", str(config), *args, "--output", str(tmp_path / "a.jsonl"))
+    without = plug_command("generate", *args, "--model-dir", str(model_dir), "--output", str(tmp_path / "b.jsonl"))
     assert with_config.returncode == 0 and without.returncode == 0, without.stderr[-2000:]
     a, b = read(tmp_path / "a.jsonl"), read(tmp_path / "b.jsonl")
     assert {k: v["raw_output"] for k, v in a.items()} == {k: v["raw_output"] for k, v in b.items()}
-    missing = run_axolotl("plug", "generate", *args, "--model-dir", str(tmp_path), "--output", str(tmp_path / "c.jsonl"))
+    missing = plug_command("generate", *args, "--model-dir", str(tmp_path), "--output", str(tmp_path / "c.jsonl"))
     assert missing.returncode != 0 and "plug.json not found" in missing.stderr

@@ -10,9 +10,8 @@ import pytest
 from axolotl_plug.judge.aggregate import item_outcome
 from axolotl_plug.judge.run import run_judge
 from axolotl_plug.llm_client import ChatClient, ChatError, requests_per_call
-from chat_server import ChatServer
+from chat_server import ChatServer, plug_command
 from conftest import write_jsonl
-from test_train_and_configs import run_axolotl
 
 # per item: the system the judge prefers with A's answer first, then with B's first
 PLAN = {
@@ -174,8 +173,7 @@ def test_cli_sends_the_key_but_never_writes_it(files, tmp_path, monkeypatch):
     monkeypatch.setenv("PLUG_TEST_KEY", secret)
     out = tmp_path / "out"
     with ChatServer(scripted_judge) as server:
-        result = run_axolotl(
-            "plug", "judge", "--instructions", str(instructions), "--a", str(a), "--b", str(b),
+        result = plug_command("judge", "--instructions", str(instructions), "--a", str(a), "--b", str(b),
             "--judge-model", "judge-model", "--base-url", server.url, "--api-key-env", "PLUG_TEST_KEY",
             "--max-retries", "1", "--output", str(out),
         )
@@ -190,8 +188,7 @@ def test_cli_sends_the_key_but_never_writes_it(files, tmp_path, monkeypatch):
 def test_reference_mode(files, tmp_path):
     instructions, a, b = files
     with ChatServer(scripted_judge) as server:
-        result = run_axolotl(
-            "plug", "judge", "--instructions", str(instructions), "--a", str(a), "--reference", str(b),
+        result = plug_command("judge", "--instructions", str(instructions), "--a", str(a), "--reference", str(b),
             "--judge-model", "judge-model", "--base-url", server.url, "--max-retries", "1", "--output", str(tmp_path / "o"),
         )
     assert result.returncode == 0, result.stderr[-2000:]
@@ -227,8 +224,7 @@ def test_paper_protocol_sends_and_reads_as_the_reference(files, tmp_path):
         return PRIORITY.get(item, "No verdict here.")
 
     with ChatServer(reference_judge) as server:
-        result = run_axolotl(
-            "plug", "judge", "--instructions", str(instructions), "--a", str(a), "--b", str(b),
+        result = plug_command("judge", "--instructions", str(instructions), "--a", str(a), "--b", str(b),
             "--judge-model", "judge-model", "--base-url", server.url, "--protocol", "paper",
             "--prompt-file", str(prompts), "--prompt-name", "pair-test", "--output", str(tmp_path / "out"),
         )
@@ -246,7 +242,7 @@ def test_paper_protocol_sends_and_reads_as_the_reference(files, tmp_path):
 
 def test_paper_protocol_without_the_prompt_file_says_where_it_comes_from(files, tmp_path):
     instructions, a, b = files
-    result = run_axolotl("plug", "judge", "--instructions", str(instructions), "--a", str(a), "--b", str(b),
+    result = plug_command("judge", "--instructions", str(instructions), "--a", str(a), "--b", str(b),
                          "--judge-model", "m", "--base-url", "http://127.0.0.1:9/v1", "--protocol", "paper",
                          "--output", str(tmp_path / "out"))
     assert result.returncode != 0
@@ -272,8 +268,7 @@ def test_an_endpoint_refusing_a_setting_is_named(files, tmp_path):
         return (400, '{"error": {"message": "top_p must be in (0, 1]"}}') if body.get("top_p") == 0 else "[[A]]"
 
     with ChatServer(strict) as server:
-        result = run_axolotl(
-            "plug", "judge", "--instructions", str(instructions), "--a", str(a), "--b", str(b),
+        result = plug_command("judge", "--instructions", str(instructions), "--a", str(a), "--b", str(b),
             "--judge-model", "m", "--base-url", server.url, "--protocol", "paper", "--prompt-file", str(prompts),
             "--prompt-name", "pair-test", "--output", str(tmp_path / "out"),
         )
@@ -299,7 +294,7 @@ def test_paper_protocol_sends_answers_exactly_as_the_files_hold_them(tmp_path):
     b = write_jsonl(tmp_path / "b.jsonl", [{"id": i, "output": texts[(i + 2) % 5]} for i in range(5)])
     prompts = write_jsonl(tmp_path / "judge_prompts.jsonl", FASTCHAT_PROMPTS)
     with ChatServer(lambda body, n: "[[C]]") as server:
-        result = run_axolotl("plug", "judge", "--instructions", str(instructions), "--a", str(a), "--b", str(b),
+        result = plug_command("judge", "--instructions", str(instructions), "--a", str(a), "--b", str(b),
                              "--judge-model", "gpt-4-0613", "--base-url", server.url, "--protocol", "paper",
                              "--prompt-file", str(prompts), "--prompt-name", "pair-test", "--output", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr[-2000:]
@@ -344,11 +339,11 @@ def test_single_grading_with_the_paper_protocol(files, tmp_path):
     instructions, a, b = files
     prompts = write_jsonl(tmp_path / "judge_prompts.jsonl", FASTCHAT_PROMPTS)
     out = tmp_path / "single"
-    args = ["plug", "judge", "--mode", "single", "--instructions", str(instructions), "--a", str(a), "--b", str(b),
+    args = ["judge", "--mode", "single", "--instructions", str(instructions), "--a", str(a), "--b", str(b),
             "--judge-model", "gpt-4-0613", "--protocol", "paper", "--prompt-file", str(prompts),
             "--prompt-name", "single-test", "--output", str(out)]
     with ChatServer(single_reply) as server:
-        result = run_axolotl(*args, "--base-url", server.url)
+        result = plug_command(*args, "--base-url", server.url)
     assert result.returncode == 0, result.stderr[-2000:]
     assert len(server.requests) == 9 + 8  # every answer of a (9) and of b (8), once: no re-asks
     body = next(r["body"] for r in server.requests if "for win_a" in r["body"]["messages"][1]["content"] and "of a" in r["body"]["messages"][1]["content"])
@@ -366,7 +361,7 @@ def test_single_grading_with_the_paper_protocol(files, tmp_path):
     assert "| plug | overall | 9 | 5.39 | 6.19 | 1 |" in result.stdout and "| baseline | overall | 8 |" in result.stdout
 
     with ChatServer(single_reply) as server:
-        assert run_axolotl(*args, "--base-url", server.url).returncode == 0
+        assert plug_command(*args, "--base-url", server.url).returncode == 0
     assert server.requests == []  # nothing asked again
 
 

@@ -22,7 +22,7 @@ from axolotl_plug.serving.proxy import RequestError, Rewriter, plug_request
 from axolotl_plug.serving.settings import write_settings
 from serving import free_port, plug_serve, transformers_serve
 from sse_server import ScriptedEngine
-from test_train_and_configs import run_axolotl
+from chat_server import plug_command
 
 ANSWER = ("English instruction:\nWrite a greeting.\n\nEnglish response:\nHello, welcome!\n\n"
           "中文回复：\n你好，欢迎！\n我们很高兴见到你。")
@@ -159,9 +159,9 @@ def test_unreachable_upstream_is_a_502(model_folder):
 
 
 def test_serve_needs_one_source_of_settings(tmp_path):
-    neither = run_axolotl("plug", "serve", "--upstream", "http://127.0.0.1:1/v1")
+    neither = plug_command("serve", "--upstream", "http://127.0.0.1:1/v1")
     assert neither.returncode == 2 and "give exactly one of --model-dir and --config" in neither.stderr
-    no_json = run_axolotl("plug", "serve", "--upstream", "http://127.0.0.1:1/v1", "--model-dir", str(tmp_path))
+    no_json = plug_command("serve", "--upstream", "http://127.0.0.1:1/v1", "--model-dir", str(tmp_path))
     assert no_json.returncode == 2 and "plug.json not found" in no_json.stderr
 
 

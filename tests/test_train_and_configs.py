@@ -71,7 +71,7 @@ EXAMPLES = sorted((REPO / "example_configs").glob("*.yml"))
 def test_there_are_paper_baseline_lora_and_demo_configs():
     names = {p.name for p in EXAMPLES}
     assert {"plug_zh.yml", "plug_ko.yml", "plug_it.yml", "plug_es.yml", "baseline_zh.yml",
-            "plug_lora_qwen.yml", "plug_demo.yml"} <= names
+            "plug_lora_qwen.yml", "plug_demo.yml", "plug_dpo_zh.yml"} <= names
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
@@ -87,7 +87,8 @@ def test_example_config_validates_with_axolotl(path, tiny_model_dir, tmp_path, m
         assert zero["zero_optimization"]["stage"] == 3
     cfg = load_config(raw)
     assert cfg.plug["target_language"] == raw["plug"].get("target_language")
-    assert all(ds["type"] == "axolotl_plug.dataset.strategy" for ds in cfg.datasets)
+    expected = "axolotl_plug.preference" if raw.get("rl") else "axolotl_plug.dataset.strategy"
+    assert all(ds["type"] == expected for ds in cfg.datasets)
     assert "/plug-" in cfg.dataset_prepared_path
     if raw["plug"].get("chat_template") == "plug_tulu":
         assert cfg.chat_template == "jinja" and "<|assistant|>" in cfg.chat_template_jinja

@@ -17,7 +17,13 @@ tests/test_host.py on both supported stacks (axolotl 0.19 and 0.21):
   exactly one token; `end_of_turn` derives the same set from `eot_tokens`.
 - `axolotl.utils.chat_templates.get_chat_template_from_config`: the template a config
   trains with (the evaluation callback prompts with it).
-- `load_cfg`, `load_datasets`, `load_tokenizer`: the audit loads data as training does.
+- `load_cfg`, `load_datasets`, `load_preference_datasets`, `load_tokenizer`: the audit
+  loads data as training does.
+- Under `rl: dpo` (`ipo`, `simpo`), axolotl's DPO loader (`prompt_strategies/base.py:load`)
+  imports a dataset type `module.function` of a top-level module, calls it with
+  `(cfg, dataset_idx=i)`, and maps the dataset with the transform it returns, passing
+  the tokenizer and the map arguments it returns (`remove_columns: "__all__"` removes
+  the row's columns). dataset/preference.py relies on exactly that.
 """
 
 from __future__ import annotations
@@ -29,7 +35,8 @@ from axolotl.utils.logging import get_logger  # logs like the rest of axolotl (m
 
 from .labels import EndOfTurn, StockRules
 
-__all__ = ["DatasetWrappingStrategy", "StockStrategy", "chat_template_of", "get_logger", "load_config", "tokenize_datasets"]
+__all__ = ["DatasetWrappingStrategy", "StockStrategy", "chat_template_of", "get_logger", "load_config",
+           "preference_rows", "tokenize_datasets"]
 
 
 class StockStrategy:
@@ -100,3 +107,15 @@ def tokenize_datasets(cfg):
         cfg.dataset_prepared_path = scratch
         load_datasets(cfg=cfg)
     return load_tokenizer(cfg)
+
+
+def preference_rows(cfg):
+    """A `rl:` config's training rows (prompt, chosen, rejected) as training prepares
+    them, into a scratch folder."""
+    import tempfile
+
+    from axolotl.common.datasets import load_preference_datasets
+
+    with tempfile.TemporaryDirectory() as scratch:
+        cfg.dataset_prepared_path = scratch
+        return load_preference_datasets(cfg=cfg).train_dataset

@@ -126,11 +126,11 @@ class ChatRenderer:
         self.pastes = pastes_message_contents(_PARSER, chat_template)
         self._skeletons: dict[tuple, Skeleton] = {}
 
-    def render(self, messages: list[dict]) -> str:
+    def render(self, messages: list[dict], add_generation_prompt: bool = False) -> str:
         from transformers.utils.chat_template_utils import render_jinja_template
 
         rendered, _ = render_jinja_template(
-            [messages], chat_template=self.chat_template, add_generation_prompt=False, **self.variables
+            [messages], chat_template=self.chat_template, add_generation_prompt=add_generation_prompt, **self.variables
         )
         return rendered[0]
 

@@ -76,7 +76,7 @@ class PlugStrategy(DatasetWrappingStrategy):
     def __init__(self, tokenizer, cfg, ds_cfg: dict[str, Any]):
         self.tokenizer = tokenizer
         self.config = plug_config(cfg)
-        self.name = _dataset_name(ds_cfg)
+        self.name = dataset_name(ds_cfg)
         self.sequence_len = cfg.sequence_len
         self.layout = layout_source(self.config)
         check_layout(self.config, self.layout)
@@ -221,7 +221,7 @@ def _reason(error: RowError) -> str:
     return f"{error.field}: {problem}"
 
 
-def _dataset_name(ds_cfg: dict[str, Any]) -> str:
+def dataset_name(ds_cfg: dict[str, Any]) -> str:
     name = str(ds_cfg.get("path") or "<dataset>")
     if ds_cfg.get("data_files"):
         name += f" ({ds_cfg['data_files']})"

@@ -26,7 +26,29 @@ class Generated:
     truncated: bool  # stopped by the token limit, not by the model
 
 
-def answer_line(record: dict, answer: Generated, config: PlugConfig, generator: str, extraction: str = "ours") -> dict:
+@dataclass(frozen=True)
+class Sampling:
+    """How answers are decoded: greedily (temperature 0: the default, and the paper's), or
+    sampled with `temperature`, `top_p` and `seed` (two seeds give two candidate answers
+    per prompt, for preference data). A sampled answer's line records all three."""
+
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int = 0
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature <= 0
+
+    def fields(self) -> dict:
+        return {} if self.greedy else {"temperature": self.temperature, "top_p": self.top_p, "seed": self.seed}
+
+
+GREEDY = Sampling()
+
+
+def answer_line(record: dict, answer: Generated, config: PlugConfig, generator: str, extraction: str = "ours",
+                sampling: Sampling = GREEDY) -> dict:
     """One line of an answer file. `output` is the extracted target answer: by our rule
     (`extract`) or the reference's (`reference_target`); `status` is always ours."""
     extracted = extract_answer(answer.text, record["lang"], config)  # languages are scored once, from the file
@@ -43,6 +65,7 @@ def answer_line(record: dict, answer: Generated, config: PlugConfig, generator: 
         "truncated": answer.truncated,
         "extraction": extraction,
         "generator": generator,
+        **sampling.fields(),
         **{k: record[k] for k in ("dataset", "reference") if record.get(k) is not None},
     }
 

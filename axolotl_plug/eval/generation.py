@@ -16,7 +16,7 @@ from typing import Iterable, Iterator, Sequence
 from ..args import PlugConfig
 from ..dataset.layout import prompt_messages
 from ..records import to_line
-from .answers import Generated, answer_line, file_metrics, unanswered
+from .answers import GREEDY, Generated, Sampling, answer_line, file_metrics, unanswered
 
 
 def load_for_generation(model_dir: str | Path):
@@ -71,12 +71,17 @@ def generate_from_ids(
     max_new_tokens: int | None = 256,
     sequence_len: int | None = None,
     batch_size: int = 8,
+    sampling: Sampling = GREEDY,
 ) -> Iterator[Generated]:
-    """Greedy answers to tokenized prompts, left-padded batches, in prompt order.
+    """Answers to tokenized prompts, left-padded batches, in prompt order: greedy, or
+    sampled (each batch seeded from `sampling.seed` and its prompts, so a batch draws the
+    same answers whatever ran before it).
 
     Each batch may add `max_new_tokens`, or when that is None what `sequence_len`
     leaves after its longest prompt. Puts the model back in training mode afterwards
     if it was in it."""
+    import zlib
+
     import torch
 
     was_training = model.training
@@ -93,13 +98,17 @@ def generate_from_ids(
                 continue
             input_ids = torch.tensor([[pad_id] * (width - len(ids)) + list(ids) for ids in batch], device=device)
             attention = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in batch], device=device)
+            decoding = {"do_sample": False}
+            if not sampling.greedy:
+                decoding = {"do_sample": True, "temperature": sampling.temperature, "top_p": sampling.top_p}
+                torch.manual_seed(zlib.crc32(repr((sampling.seed, [list(ids) for ids in batch])).encode()))
             with torch.inference_mode():
                 output = model.generate(
                     input_ids=input_ids,
                     attention_mask=attention,
                     max_new_tokens=budget,
-                    do_sample=False,
                     pad_token_id=pad_id,
+                    **decoding,
                     # axolotl turns the KV cache off in the model config for training;
                     # without it every new token recomputes the whole sequence
                     use_cache=True,
@@ -153,6 +162,7 @@ def generate_file(
     sequence_len: int | None = None,
     batch_size: int = 8,
     extraction: str = "ours",
+    sampling: Sampling = GREEDY,
     progress: bool = True,
 ) -> dict[str, float]:
     """Answer every record not yet in `output` in this process, append lines, return
@@ -167,10 +177,10 @@ def generate_file(
         for batch in batches(todo, batch_size):
             answers = generate_from_ids(
                 model, tokenizer, [prompts[id(r)] for r in batch],
-                max_new_tokens=max_new_tokens, sequence_len=sequence_len, batch_size=batch_size,
+                max_new_tokens=max_new_tokens, sequence_len=sequence_len, batch_size=batch_size, sampling=sampling,
             )
             for record, answer in zip(batch, answers):
-                handle.write(to_line(answer_line(record, answer, config, generator, extraction)))
+                handle.write(to_line(answer_line(record, answer, config, generator, extraction, sampling)))
             handle.flush()
             bar.update(len(batch))
     bar.close()

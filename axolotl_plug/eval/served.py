@@ -10,7 +10,7 @@ from ..args import PlugConfig
 from ..ask import append_concurrently
 from ..dataset.layout import prompt_messages
 from ..llm_client import ChatError
-from .answers import Generated, answer_line, file_metrics, unanswered
+from .answers import GREEDY, Generated, Sampling, answer_line, file_metrics, unanswered
 from .generation import answer_budget, prompt_ids
 
 
@@ -26,11 +26,13 @@ def generate_served(
     sequence_len: int | None = None,
     concurrency: int = 16,
     extraction: str = "ours",
+    sampling: Sampling = GREEDY,
     progress: bool = True,
 ) -> dict[str, float]:
     """Answer every record not yet in `output` on an OpenAI-compatible server (the
-    `llm_client.ChatClient` `client`), `concurrency` requests at a time, greedy; append
-    lines as answers arrive; return the metrics of the whole file.
+    `llm_client.ChatClient` `client`), `concurrency` requests at a time, greedy (or
+    sampled: temperature, top_p and seed sent with each request); append lines as
+    answers arrive; return the metrics of the whole file.
 
     The limit is `max_new_tokens`, or what `sequence_len` leaves after the prompt,
     counted with `tokenizer` (the model's own, with its saved chat template). A reply
@@ -48,11 +50,12 @@ def generate_served(
         limit = answer_budget(prompt_tokens, max_new_tokens, sequence_len)
         if limit < 1:
             return Generated("", True)  # the prompt alone fills sequence_len
-        reply = client.complete(messages, temperature=0.0, max_tokens=limit)
+        decoding = {"temperature": 0.0} if sampling.greedy else sampling.fields()
+        reply = client.complete(messages, max_tokens=limit, **decoding)
         return Generated(reply.text, reply.finish_reason == "length")
 
     bar = tqdm(total=len(records), initial=len(records) - len(todo), desc="generating", unit="answer", disable=not progress)
-    line = lambda record, result: ("out", answer_line(record, result, config, generator, extraction))  # noqa: E731
+    line = lambda record, result: ("out", answer_line(record, result, config, generator, extraction, sampling))  # noqa: E731
     failures = append_concurrently(answer, todo, {"out": output}, line, concurrency=concurrency, bar=bar)
     if failures:
         raise ChatError(

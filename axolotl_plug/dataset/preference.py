@@ -1,0 +1,119 @@
+"""The preference dataset type (`type: plug` under `rl: dpo`, `ipo` or `simpo`): a row's
+prompt and its two answers, rendered exactly as PLUG SFT renders the same row.
+
+A row has `instruction`, optional `lang` and `system` (the `plug.fields` names), and
+`chosen` and `rejected` (or the dataset's `field_chosen` / `field_rejected`). Each answer
+is either a whole PLUG answer, as `generate` writes it in `raw_output` (its sections
+found by `locate_sections`; no target header is a bad row), or an object with
+`pivot_instruction`, `pivot_response` and `response`, laid out with the configured
+layout and headers. `mode: monolingual` keeps the target answers only.
+
+What axolotl's DPO trainer receives, per row:
+- `prompt`: the chat-templated system and user turns up to the assistant's start, the
+  text SFT keeps untrained before the answer;
+- `chosen`, `rejected`: the SFT rendering from there on (the answer and its end of
+  turn), trailing whitespace dropped as axolotl's own DPO types drop it.
+
+The DPO trainer scores whole answers, so `train_on_pivot: false` has no meaning here and
+is refused when the config is read (config.py). axolotl's DPO loader resolves a type
+path only as `module.function` of a top-level module (prompt_strategies/base.py:load),
+so the plugin rewrites `type: plug` to `axolotl_plug.preference`: the package's
+`preference` function, which is `loader` below.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Mapping
+
+from ..args import PlugConfig
+from ..config import plug_config
+from ..sections import extract
+from .layout import RowError, build_conversation, languages_for
+from .render import ChatRenderer
+
+ANSWERS = ("chosen", "rejected")
+
+
+def answer_row(row: Mapping[str, Any], answer, which: str, config: PlugConfig) -> tuple[dict, PlugConfig]:
+    """The SFT row (and settings) that renders `row` with one of its answers."""
+    fields = config.fields
+    sft = {name: row.get(name) for name in (fields.instruction, fields.system, fields.lang)}
+    if isinstance(answer, str):
+        lang = (row.get(fields.lang) or config.target_language or "").strip().lower()
+        if config.mode == "monolingual":  # the target section only
+            if not lang:
+                raise RowError(fields.lang, "no target language: set plug.target_language or give rows a language column")
+            target = extract(answer, lang, config.pivot_language, config.header_overrides(), config.order).target
+            if not target:
+                raise RowError(which, f"no target answer (expected {languages_for(lang, config)[0].response_header!r})")
+            return {**sft, fields.response: target}, config
+        # a whole PLUG answer, read as pre-built rows are (model_copy: `prebuilt` goes with plug mode)
+        return {**sft, fields.response: answer}, config.model_copy(update={"prebuilt": True})
+    if isinstance(answer, Mapping):
+        parts = {fields.response: answer.get("response"), fields.pivot_response: answer.get("pivot_response"),
+                 fields.pivot_instruction: answer.get("pivot_instruction")}
+        return {**sft, **parts}, config
+    kind = "missing" if answer is None else f"expected a PLUG answer or an object, got {type(answer).__name__}"
+    raise RowError(which, kind)
+
+
+def preference_texts(row: Mapping[str, Any], config: PlugConfig, renderer: ChatRenderer,
+                     names: tuple[str, str] = ANSWERS) -> dict[str, str]:
+    """{prompt, chosen, rejected} of one row. Raises RowError naming the bad field."""
+    out: dict[str, str] = {}
+    for which, name in zip(ANSWERS, names):
+        sft, settings = answer_row(row, row.get(name), name, config)
+        try:
+            conversation = build_conversation(sft, settings)
+        except RowError as exc:
+            field = exc.field if exc.field in (config.fields.instruction, config.fields.system, config.fields.lang) else name
+            raise RowError(field, exc.problem) from None
+        full = renderer(conversation.messages)
+        prompt = renderer.render(conversation.messages[:-1], add_generation_prompt=True)
+        if not full.startswith(prompt):
+            raise RowError(name, "the chat template renders the conversation differently from its prompt; "
+                                 "use a template whose prompt is the conversation's beginning")
+        if out.setdefault("prompt", prompt) != prompt:
+            raise RowError(name, "the two answers give different prompts")
+        out[which] = full[len(prompt):].rstrip()
+    return out
+
+
+def loader(cfg, dataset_idx: int = 0, **kwargs):
+    """What axolotl's DPO loader calls for `type: plug`: the batched transform, and the
+    map arguments (drop the row's own columns; the row index names bad rows)."""
+    from .host import chat_template_of, get_logger
+    from .strategy import PlugDataError, dataset_name
+
+    config = plug_config(cfg)
+    ds_cfg = dict((cfg.get("datasets") or [])[dataset_idx] or {})
+    names = (ds_cfg.get("field_chosen") or "chosen", ds_cfg.get("field_rejected") or "rejected")
+    name = dataset_name(ds_cfg)
+    log = get_logger(__name__)
+    renderers: dict[int, ChatRenderer] = {}
+
+    def transform(batch: dict[str, list], indices: list[int], tokenizer=None) -> dict[str, list]:
+        renderer = renderers.get(id(tokenizer))
+        if renderer is None:
+            renderer = renderers[id(tokenizer)] = ChatRenderer(tokenizer, chat_template_of(cfg, ds_cfg, tokenizer))
+        out: dict[str, list] = {"prompt": [], "chosen": [], "rejected": []}
+        skipped: Counter = Counter()
+        for position, index in enumerate(indices):
+            row = {key: values[position] for key, values in batch.items()}
+            try:
+                texts = preference_texts(row, config, renderer, names)
+            except RowError as exc:
+                if config.on_bad_row == "error":
+                    raise PlugDataError(f"PLUG dataset {name}: row {index}: {exc} (rows are 0-based; "
+                                        "`plug.on_bad_row: skip` drops such rows and counts them)") from None
+                skipped[f"{exc.field}: {exc.problem.split(' (')[0]}"] += 1
+                continue
+            for key in out:
+                out[key].append(texts[key])
+        if skipped:
+            log.warning(f"PLUG dataset {name}: skipped {sum(skipped.values())} rows of rows {indices[0]}-{indices[-1]}: "
+                        + ", ".join(f"{n} {reason}" for reason, n in skipped.most_common()))
+        return out
+
+    return transform, {"batched": True, "with_indices": True, "remove_columns": "__all__"}
