@@ -44,6 +44,21 @@ def quiet_host(verbose: bool) -> None:
 verbose_option = click.option("--verbose", is_flag=True, help="Show the host's logs (axolotl, transformers, torch).")
 
 
+def endpoint_options(command):
+    """The options of every command that asks a chat model (judge, score, data translate)."""
+    for option in reversed([
+        click.option("--base-url", default="https://api.openai.com/v1", show_default=True, help="OpenAI-compatible endpoint."),
+        click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True,
+                     help="Environment variable holding the key (never written anywhere)."),
+        click.option("--concurrency", default=8, show_default=True, help="Requests in flight."),
+        click.option("--max-retries", default=3, show_default=True,
+                     help="Retries of a request that failed in transport (429, 5xx, timeouts)."),
+        click.option("--timeout", default=120.0, show_default=True, help="Seconds per request."),
+    ]):
+        command = option(command)
+    return command
+
+
 def _model_settings(config: str | None, model_dir: str | None):
     """(PLUG settings, sequence_len, model folder) from a training config, or from the
     plug.json that training saved in the model folder."""
@@ -216,19 +231,15 @@ def generate(config, instructions, split, output, model_dir, generator, max_new_
 @click.option("--mode", type=click.Choice(MODES), default="pair", show_default=True,
               help="pair: compare A and B in both answer orders. single: grade each answer of A (and B) from 1 to 10.")
 @click.option("--judge-model", required=True, help="Model name sent to the endpoint.")
-@click.option("--base-url", default="https://api.openai.com/v1", show_default=True, help="OpenAI-compatible endpoint.")
-@click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True, help="Environment variable holding the key.")
 @click.option("--protocol", type=click.Choice(PROTOCOLS), default="ours", show_default=True,
               help="`paper`: the reference judging, request for request (FastChat prompt file, answers as the files hold them, no re-asks).")
 @click.option("--prompt-file", default=None, type=click.Path(exists=True, dir_okay=False),
               help="ours: your judge prompt ({instruction} and {answer_a}, {answer_b} or {answer}). paper: a FastChat judge-prompt JSONL file.")
 @click.option("--prompt-name", default=None, help="paper: the entry of --prompt-file (default pair-v2, or single-v1 with --mode single).")
 @click.option("--judge-max-tokens", default=1024, show_default=True, help="Longest judge reply, in tokens.")
-@click.option("--concurrency", default=8, show_default=True)
-@click.option("--max-retries", default=3, show_default=True, help="Retries of a request that failed in transport (429, 5xx, timeouts).")
 @click.option("--reasks", default=1, show_default=True, help="ours: times a reply without a verdict is asked again.")
-@click.option("--timeout", default=120.0, show_default=True, help="Seconds per request.")
 @click.option("--output", required=True, type=click.Path(file_okay=False), help="Folder for judgments and summaries.")
+@endpoint_options
 def judge(instructions, split, a_path, b_path, reference, mode, judge_model, base_url, api_key_env, protocol, prompt_file,
           prompt_name, judge_max_tokens, concurrency, max_retries, reasks, timeout, output):
     """Compare two answer files with an LLM judge (both answer orders), or grade answers one by one."""
@@ -275,14 +286,10 @@ _split = click.option("--split", default=None, help="Hub split (the language), o
                                                   "e.g. zhihz0535/X-SVAMP_en_zh_ko_it_es with --split.")
 @_split
 @click.option("--extract-model", default=None, help="Extract each answer's number with this chat model first (the reference used gpt-3.5-turbo).")
-@click.option("--base-url", default="https://api.openai.com/v1", show_default=True, help="With --extract-model: the endpoint.")
-@click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True)
 @click.option("--extract-prompt-file", default=None, type=click.Path(exists=True, dir_okay=False),
               help="With --extract-model: a few-shot prompt with {question} and {response} (default: ours).")
-@click.option("--concurrency", default=8, show_default=True)
-@click.option("--max-retries", default=3, show_default=True, help="Retries of a request that failed in transport.")
-@click.option("--timeout", default=120.0, show_default=True, help="Seconds per request.")
 @click.option("--output", required=True, type=click.Path(file_okay=False), help="Folder for scored.jsonl and the summaries.")
+@endpoint_options
 def score_svamp_command(answers, references, split, extract_model, base_url, api_key_env, extract_prompt_file,
                         concurrency, max_retries, timeout, output):
     """Accuracy of the final number, with the reference's rule."""
@@ -307,18 +314,14 @@ def score_svamp_command(answers, references, split, extract_model, base_url, api
                                                   "incorrect_answers), e.g. zhihz0535/X-TruthfulQA_en_zh_ko_it_es with --split.")
 @_split
 @click.option("--judge-model", required=True, help="Model name sent to the endpoint (the paper: gpt-4-0613).")
-@click.option("--base-url", default="https://api.openai.com/v1", show_default=True)
-@click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True)
 @click.option("--protocol", type=click.Choice(PROTOCOLS), default="ours", show_default=True,
               help="`paper`: the reference's requests and reading (needs --prompt-file), no re-asks.")
 @click.option("--prompt-file", default=None, type=click.Path(exists=True, dir_okay=False),
               help="JSON with `truthfulness` and `informativeness`, each system_prompt and prompt_template (the reference's format).")
 @click.option("--judge-max-tokens", default=1024, show_default=True)
 @click.option("--reasks", default=1, show_default=True, help="ours: times a reply without a verdict is asked again.")
-@click.option("--concurrency", default=8, show_default=True)
-@click.option("--max-retries", default=3, show_default=True, help="Retries of a request that failed in transport.")
-@click.option("--timeout", default=120.0, show_default=True, help="Seconds per request.")
 @click.option("--output", required=True, type=click.Path(file_okay=False), help="Folder for judgments, scores and summaries.")
+@endpoint_options
 def score_truthfulqa_command(answers, references, split, judge_model, base_url, api_key_env, protocol, prompt_file,
                              judge_max_tokens, reasks, concurrency, max_retries, timeout, output):
     """Truthfulness and informativeness by an LLM judge, two passes per answer."""
@@ -393,13 +396,9 @@ def data_prefs(a_path, b_path, judge_dir, require_target_language, pivot_lang, o
 @click.option("--lang", required=True, help="Target language code.")
 @click.option("--source-lang", default="en", show_default=True)
 @click.option("--model", required=True, help="Model name sent to the endpoint.")
-@click.option("--base-url", default="https://api.openai.com/v1", show_default=True)
-@click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True)
-@click.option("--concurrency", default=8, show_default=True)
-@click.option("--max-retries", default=3, show_default=True, help="Retries of a request that failed in transport (429, 5xx, timeouts).")
 @click.option("--reasks", default=1, show_default=True, help="Times an unusable translation (markers lost, wrong language) is asked again.")
-@click.option("--timeout", default=120.0, show_default=True)
 @click.option("--output", required=True, type=click.Path(dir_okay=False), help="JSONL; resumed if it exists.")
+@endpoint_options
 def data_translate(input_file, lang, source_lang, model, base_url, api_key_env, concurrency, max_retries, reasks, timeout, output):
     """Translate instruction and response together, one request per row."""
     from .data.translate import translate_file

@@ -14,6 +14,11 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("AXOLOTL_DO_NOT_TRACK", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+# axolotl configures logging (dictConfig, replacing the root logger's handlers) when its CLI
+# package is first imported; do it once here, as `axolotl` itself does at start-up, and not
+# in the middle of a test whose caplog handler it would remove
+import axolotl.cli  # noqa: E402,F401
+
 REPO = Path(__file__).resolve().parent.parent
 DEMO_TRAIN = REPO / "example_configs" / "data" / "demo_train.jsonl"
 

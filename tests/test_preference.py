@@ -64,7 +64,7 @@ def test_bad_preference_rows_are_named_or_counted(tiny_model_dir, tmp_path):
     skipping = cpu_config(tiny_model_dir, tmp_path, prefs, {"target_language": "zh", "on_bad_row": "skip"}, rl="dpo")
     assert len(preference_rows_with_axolotl(skipping)) == 1
     strict = cpu_config(tiny_model_dir, tmp_path / "strict", prefs, {"target_language": "zh"}, rl="dpo")
-    with pytest.raises(Exception, match=r"row 1: field 'chosen': no target header"):
+    with pytest.raises(Exception, match=r"the row with instruction '用一句话介绍巴黎。': field 'chosen': no target header"):
         preference_rows_with_axolotl(strict)
 
 

@@ -81,8 +81,9 @@ def preference_texts(row: Mapping[str, Any], config: PlugConfig, renderer: ChatR
 
 
 def loader(cfg, dataset_idx: int = 0, **kwargs):
-    """What axolotl's DPO loader calls for `type: plug`: the batched transform, and the
-    map arguments (drop the row's own columns; the row index names bad rows)."""
+    """What axolotl's DPO loader calls for `type: plug`: the batched transform (a batch
+    may come out shorter: skipped bad rows), and the map arguments (drop the row's own
+    columns; axolotl 0.21 hands the transform the batch alone, without row indices)."""
     from .host import chat_template_of, get_logger
     from .strategy import PlugDataError, dataset_name
 
@@ -93,27 +94,29 @@ def loader(cfg, dataset_idx: int = 0, **kwargs):
     log = get_logger(__name__)
     renderers: dict[int, ChatRenderer] = {}
 
-    def transform(batch: dict[str, list], indices: list[int], tokenizer=None) -> dict[str, list]:
+    def transform(batch: dict[str, list], tokenizer=None) -> dict[str, list]:
         renderer = renderers.get(id(tokenizer))
         if renderer is None:
             renderer = renderers[id(tokenizer)] = ChatRenderer(tokenizer, chat_template_of(cfg, ds_cfg, tokenizer))
         out: dict[str, list] = {"prompt": [], "chosen": [], "rejected": []}
         skipped: Counter = Counter()
-        for position, index in enumerate(indices):
+        for position in range(len(next(iter(batch.values()), []))):
             row = {key: values[position] for key, values in batch.items()}
             try:
                 texts = preference_texts(row, config, renderer, names)
             except RowError as exc:
                 if config.on_bad_row == "error":
-                    raise PlugDataError(f"PLUG dataset {name}: row {index}: {exc} (rows are 0-based; "
-                                        "`plug.on_bad_row: skip` drops such rows and counts them)") from None
+                    # axolotl maps preference rows without their index: the row is named by its instruction
+                    which = str(row.get(config.fields.instruction))[:60]
+                    raise PlugDataError(f"PLUG dataset {name}: the row with instruction {which!r}: {exc} "
+                                        "(`plug.on_bad_row: skip` drops such rows and counts them)") from None
                 skipped[f"{exc.field}: {exc.problem.split(' (')[0]}"] += 1
                 continue
             for key in out:
                 out[key].append(texts[key])
         if skipped:
-            log.warning(f"PLUG dataset {name}: skipped {sum(skipped.values())} rows of rows {indices[0]}-{indices[-1]}: "
-                        + ", ".join(f"{n} {reason}" for reason, n in skipped.most_common()))
+            log.warning(f"PLUG dataset {name}: skipped {sum(skipped.values())} of {len(out['prompt']) + sum(skipped.values())} "
+                        "rows in a batch: " + ", ".join(f"{n} {reason}" for reason, n in skipped.most_common()))
         return out
 
-    return transform, {"batched": True, "with_indices": True, "remove_columns": "__all__"}
+    return transform, {"batched": True, "remove_columns": "__all__"}

@@ -3,11 +3,13 @@ matched to one system's answers by id."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from ..eval.answers import Answers
-from ..records import load_rows
+from ..records import load_rows, write_jsonl
 
 
 def is_text(value) -> bool:
@@ -69,3 +71,19 @@ def match(references: list[dict], answers: Answers, source: str) -> Matched:
         raise ValueError(f"{answers.path}: no answer has an id of {source} (another language's split?)")
     missing = [r["id"] for r in references if str(r["id"]) not in answers.texts]
     return Matched(references, missing, sum(rid not in ids for rid in answers.texts))
+
+
+def write_scores(output: Path, scored: list[dict], stats: Callable[[list[dict]], dict], fields: dict,
+                 markdown: Callable[[dict], str]) -> dict:
+    """Write a score run: `scored.jsonl` (one row per reference), `summary.json` (`fields`,
+    then `stats` of all rows, then `by_language` when the rows know their language) and
+    `summary.md`. Returns the summary."""
+    write_jsonl(output / "scored.jsonl", scored)
+    by_language: dict[str, list[dict]] = {}
+    for row in scored:
+        if row["lang"]:
+            by_language.setdefault(row["lang"], []).append(row)
+    summary = {**fields, **stats(scored), "by_language": {lang: stats(rows) for lang, rows in sorted(by_language.items())}}
+    (output / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
+    (output / "summary.md").write_text(markdown(summary), encoding="utf-8")
+    return summary

@@ -16,15 +16,13 @@ request. The stripped reply is then read by the same rule (`[invalid]` has no nu
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from pathlib import Path
 
 from ..ask import Ask, ask_all
 from ..eval.answers import read_answers
-from ..records import write_jsonl
-from .references import is_number, is_text, load_references, match
+from .references import is_number, is_text, load_references, match, write_scores
 
 NUMBER = re.compile(r"(\-?\d+(,\d{3})*)")
 EXTRACT_SYSTEM = "You are a helpful assistant."
@@ -193,28 +191,11 @@ def score_svamp(
         prediction = read_number(text)
         scored.append({**row, "output": answers.texts[rid], **({"extracted": text} if client is not None else {}),
                        "prediction": prediction, "correct": is_correct(prediction, ref["answer"])})
-    write_jsonl(output / "scored.jsonl", scored)
-
-    by_language: dict[str, list[dict]] = {}
-    for row in scored:
-        if row["lang"]:
-            by_language.setdefault(row["lang"], []).append(row)
-    summary = {
-        "benchmark": "x-svamp",
-        "system": answers.name,
-        "answers": str(answers.path),
-        "references": references,
-        "split": split,
-        **accuracy_stats(scored),
-        "missing_ids": matched.missing_ids,
-        "not_in_references": matched.unmatched,
-        "extract_model": client.model if client is not None else None,
-        "extract_prompt": prompt_name,
-        "by_language": {lang: accuracy_stats(rows) for lang, rows in sorted(by_language.items())},
-    }
-    (output / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
-    (output / "summary.md").write_text(svamp_markdown(summary), encoding="utf-8")
-    return summary
+    return write_scores(output, scored, accuracy_stats, {
+        "benchmark": "x-svamp", "system": answers.name, "answers": str(answers.path), "references": references,
+        "split": split, "missing_ids": matched.missing_ids, "not_in_references": matched.unmatched,
+        "extract_model": client.model if client is not None else None, "extract_prompt": prompt_name,
+    }, svamp_markdown)
 
 
 def svamp_markdown(summary: dict) -> str:

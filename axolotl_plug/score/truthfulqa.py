@@ -19,8 +19,7 @@ from pathlib import Path
 
 from ..ask import Ask, ask_all
 from ..eval.answers import read_answers
-from ..records import write_jsonl
-from .references import is_text, is_text_list, load_references, match
+from .references import is_text, is_text_list, load_references, match, write_scores
 
 PASSES = ("truthfulness", "informativeness")
 VERDICTS = {
@@ -188,30 +187,11 @@ def score_truthfulqa(
             scored.append({**row, "output": None, "missing": True})
         else:
             scored.append({**row, "output": answers.texts[rid], **{w: verdicts[(rid, w)] for w in PASSES}})
-    write_jsonl(output / "scored.jsonl", scored)
-
-    by_language: dict[str, list[dict]] = {}
-    for row in scored:
-        if row["lang"]:
-            by_language.setdefault(row["lang"], []).append(row)
-    summary = {
-        "benchmark": "x-truthfulqa",
-        "system": answers.name,
-        "answers": str(answers.path),
-        "references": references,
-        "split": split,
-        **combined_stats(scored),
-        "missing_ids": matched.missing_ids,
-        "not_in_references": matched.unmatched,
-        "judge_model": client.model,
-        "protocol": protocol,
-        "prompt_name": prompt_name,
-        "judge_max_tokens": max_tokens,
-        "by_language": {lang: combined_stats(rows) for lang, rows in sorted(by_language.items())},
-    }
-    (output / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
-    (output / "summary.md").write_text(truthfulqa_markdown(summary), encoding="utf-8")
-    return summary
+    return write_scores(output, scored, combined_stats, {
+        "benchmark": "x-truthfulqa", "system": answers.name, "answers": str(answers.path), "references": references,
+        "split": split, "missing_ids": matched.missing_ids, "not_in_references": matched.unmatched,
+        "judge_model": client.model, "protocol": protocol, "prompt_name": prompt_name, "judge_max_tokens": max_tokens,
+    }, truthfulqa_markdown)
 
 
 def truthfulqa_markdown(summary: dict) -> str:
