@@ -58,7 +58,8 @@ def load_rows(source: str, split: str | None = None) -> list[dict]:
             except ValueError:
                 rows = list(load_dataset(source, data_files=f"{split}.json", split="train"))
         except Exception as exc:  # noqa: BLE001 - one message for a name that is neither
-            raise ValueError(f"{source}: neither a file here nor a dataset the hub could load ({exc})") from None
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise ValueError(f"{source}: neither a file here nor a dataset the hub could load ({reason})") from None
     if not rows:
         raise ValueError(f"{source}: no rows")
     for index, row in enumerate(rows):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 from pathlib import Path
@@ -17,7 +18,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # axolotl configures logging (dictConfig, replacing the root logger's handlers) when its CLI
 # package is first imported; do it once here, as `axolotl` itself does at start-up, and not
 # in the middle of a test whose caplog handler it would remove
-import axolotl.cli  # noqa: E402,F401
+importlib.import_module("axolotl.cli")
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_TRAIN = REPO / "example_configs" / "data" / "demo_train.jsonl"

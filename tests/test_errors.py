@@ -48,6 +48,8 @@ def work(tmp_path_factory) -> Path:
     (root / "bad_key.yml").write_text(base + f"output_dir: {model}\nplug:\n  target_language: zh\n  train_on_pivto: false\n")
     (root / "bad_lang.yml").write_text(base + f"output_dir: {model}\nsequence_len: 256\nplug:\n  target_language: xx\n")
     (root / "empty.yml").write_text("")
+    (root / "broken_run").mkdir()
+    (root / "broken_run" / "summary.json").write_text('{"n": 3,')
     return root
 
 
@@ -82,6 +84,9 @@ CASES = [
     ("svamp/missing-answers", "score svamp --answers {w}/nope.jsonl --references {w}/svamp.jsonl --output {w}/o", ["nope.jsonl", "does not exist"]),
     ("audit/missing", "audit {w}/nope.yml", ["nope.yml", "does not exist"]),
     ("report/missing", "report {w}/nope --output {w}/o", ["nope", "does not exist"]),
+    ("generate/not-a-hub-id", "generate --model-dir {w}/model --instructions nobody/no-such-benchmark --output {w}/out.jsonl --max-new-tokens 8", ["nobody/no-such-benchmark", "neither a file here nor a dataset the hub could load"]),
+    ("prefs/missing-judgments", "data prefs --a {w}/answers.jsonl --b {w}/answers.jsonl --judgments {w}/model --output {w}/prefs.jsonl", ["no judgments.jsonl"]),
+    ("report/broken", "report {w}/broken_run --output {w}/o", ["summary.json", "not valid JSON"]),
     ("build/missing", "data build --pivot {w}/nope.jsonl --target {w}/pivot.jsonl --lang zh --output {w}/o.jsonl", ["nope.jsonl"]),
     # an empty file
     ("generate/empty", "generate --model-dir {w}/model --instructions {w}/empty.jsonl --output {w}/out.jsonl --max-new-tokens 8", ["empty.jsonl", "empty"]),

@@ -117,3 +117,25 @@ def test_training_leaves_plug_json_and_generate_needs_no_config(plug_trained, tm
     assert {k: v["raw_output"] for k, v in a.items()} == {k: v["raw_output"] for k, v in b.items()}
     missing = plug_command("generate", *args, "--model-dir", str(tmp_path), "--output", str(tmp_path / "c.jsonl"))
     assert missing.returncode != 0 and "plug.json not found" in missing.stderr
+
+
+def test_a_merged_model_folder_finds_plug_json_one_level_up(tmp_path):
+    """`axolotl merge-lora` writes OUTPUT_DIR/merged without plug.json; commands given that
+    folder read the one training left in OUTPUT_DIR."""
+    from axolotl_plug.serving.settings import read_settings, write_settings
+    from axolotl_plug.args import PlugConfig
+    from chat_server import ChatServer
+
+    write_settings(tmp_path / "out", PlugConfig(target_language="ko"), 1024)
+    merged = tmp_path / "out" / "merged"
+    merged.mkdir()
+    settings, sequence_len = read_settings(merged)
+    assert (settings.target_language, sequence_len) == ("ko", 1024)
+    bench = tmp_path / "bench.jsonl"
+    bench.write_text(json.dumps({"id": 1, "instruction": "안녕하세요?"}, ensure_ascii=False) + "\n", encoding="utf-8")
+    with ChatServer(lambda body, n: "English response:\nHi.\n\n한국어 응답:\n안녕하세요.") as server:
+        result = plug_command("generate", "--model-dir", str(merged), "--instructions", str(bench), "--base-url",
+                              server.url, "--max-new-tokens", "16", "--output", str(tmp_path / "a.jsonl"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert read(tmp_path / "a.jsonl")[1]["output"] == "안녕하세요."
+    assert "respond both in English and in Korean" in server.requests[0]["body"]["messages"][0]["content"]
