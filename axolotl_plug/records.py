@@ -148,6 +148,21 @@ def finished(path: Path, key: Callable[[dict], Hashable] = lambda row: str(row["
     return done
 
 
+def replaceable(path: Path, ours: Callable[[str], bool]) -> Path:
+    """`path`, when it does not exist yet or `ours(its text)` says this command wrote it;
+    else ForeignFileError, and the file stays as it is. For the files a run rewrites
+    whole (summaries, reports)."""
+    if path.is_file():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            text = ""
+        if not ours(text):
+            raise ForeignFileError(f"{path} is not a file this command writes, and it would be replaced: "
+                                   "choose another --output")
+    return path
+
+
 def sibling(path: Path, kind: str) -> Path:
     """`plug_zh.jsonl` -> `plug_zh.<kind>` next to it."""
     return path.with_name(f"{path.stem}.{kind}")

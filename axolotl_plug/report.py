@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .eval.answers import read_answers
 from .langid import identify
+from .records import replaceable
 
 COLUMNS = (
     ("alpacaeval", "X-AlpacaEval win / tie / loss (%)"),
@@ -199,6 +200,8 @@ def plot_report(rows: list[dict[str, str]], path: Path) -> None:
 def write_report(run_dirs: list[Path], output: Path) -> str:
     """Write `report.md` and `report.png` to `output`; return the markdown."""
     rows = build_table(run_dirs)
+    replaceable(output / "report.md", lambda text: text.startswith("# PLUG evaluation report"))
+    replaceable(output / "report.json", lambda text: '"language"' in text and '"system"' in text)
     output.mkdir(parents=True, exist_ok=True)
     text = table_markdown(rows, run_dirs)
     (output / "report.md").write_text(text, encoding="utf-8")

@@ -63,3 +63,16 @@ def test_report_names_a_folder_that_is_not_a_run(tmp_path):
     result = plug_command("report", str(tmp_path / "empty"), "--output", str(tmp_path / "out"))
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "no summary.json" in result.stderr
+
+
+def test_report_never_replaces_a_users_file(tmp_path):
+    bench = write_jsonl(tmp_path / "bench.jsonl", BENCH)
+    plug, baseline = write_jsonl(tmp_path / "plug.jsonl", PLUG), write_jsonl(tmp_path / "baseline.jsonl", BASELINE)
+    with ChatServer(prefer_the_longer_answer) as server:
+        run_judge(str(bench), plug, baseline, tmp_path / "pair", ChatClient("judge", server.url), progress=False)
+    mine = tmp_path / "notes"
+    mine.mkdir()
+    (mine / "report.md").write_text("# my own notes\n")
+    result = plug_command("report", str(tmp_path / "pair"), "--output", str(mine))
+    assert result.returncode == 1 and "not a file this command writes" in result.stderr
+    assert (mine / "report.md").read_text() == "# my own notes\n" and not (mine / "report.png").exists()

@@ -10,7 +10,7 @@ from pathlib import Path
 from ..ask import Ask, ask_all
 from ..llm_client import ChatClient
 from ..eval.answers import Answers, read_answers
-from ..records import load_instructions
+from ..records import load_instructions, replaceable
 from .aggregate import item_outcome, rating_stats, tally
 from .prompt import Protocol, ours
 from .report import plot_winrate, single_markdown, summary_markdown
@@ -57,6 +57,13 @@ def language_of(systems: list[Answers]):
                                record.get("lang"))
 
 
+def claim_outputs(output: Path) -> None:
+    """The summaries a run rewrites must be its own (or not there yet): checked before any
+    request is sent."""
+    replaceable(output / "summary.json", lambda text: '"judge_model"' in text)
+    replaceable(output / "summary.md", lambda text: text.startswith("# Single-answer grading") or "\nJudged by " in text)
+
+
 def _protocol_fields(protocol: Protocol, client: ChatClient, max_tokens: int) -> dict:
     return {"mode": protocol.mode, "judge_model": client.model, "protocol": protocol.name,
             "prompt_name": protocol.prompt_name, "prompt_hash": protocol.template_hash, "judge_max_tokens": max_tokens}
@@ -85,6 +92,7 @@ def run_judge(
     records = load_instructions(instructions, split, require_lang=False)
     a, b = read_answers(a_path), read_answers(b_path, b_name)
     compared, missing = pair_items(records, a, b)
+    claim_outputs(output)
 
     asks = []
     for record in compared:
@@ -137,6 +145,7 @@ def run_single(
     graded ones, and the error count, overall, by dataset, category and language."""
     records = load_instructions(instructions, split, require_lang=False)
     sides = [("a", read_answers(path)) for path in answer_paths[:1]] + [("b", read_answers(p)) for p in answer_paths[1:2]]
+    claim_outputs(output)
     asks, present = [], {}
     for side, system in sides:
         present[side] = [r for r in records if str(r["id"]) in system.texts]

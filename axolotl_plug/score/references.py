@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..eval.answers import Answers
-from ..records import load_rows, write_jsonl
+from ..records import load_rows, replaceable, write_jsonl
 
 
 def is_text(value) -> bool:
@@ -78,6 +78,9 @@ def write_scores(output: Path, scored: list[dict], stats: Callable[[list[dict]],
     """Write a score run: `scored.jsonl` (one row per reference), `summary.json` (`fields`,
     then `stats` of all rows, then `by_language` when the rows know their language) and
     `summary.md`. Returns the summary."""
+    for name, mark in (("summary.json", f'"benchmark": "{fields["benchmark"]}"'), ("summary.md", "# X-"),
+                       ("scored.jsonl", '"lang": ')):
+        replaceable(output / name, lambda text, mark=mark: mark in text)
     write_jsonl(output / "scored.jsonl", scored)
     by_language: dict[str, list[dict]] = {}
     for row in scored:
