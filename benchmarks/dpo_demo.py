@@ -31,12 +31,11 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
-sys.path.insert(0, str(REPO / "benchmarks"))
 
 from chat_server import ChatServer  # noqa: E402  (tests/chat_server.py)
-from serving import merged_model  # noqa: E402  (benchmarks/serving.py)
 
 from axolotl_plug.args import PlugConfig  # noqa: E402
+from axolotl_plug.eval.generation import merged_model  # noqa: E402
 from axolotl_plug.langid import identify, share_in_language  # noqa: E402
 
 
@@ -89,7 +88,7 @@ def main() -> None:
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch_name:
         scratch = Path(scratch_name)
-        sft = merged_model(args.model_dir, scratch)
+        sft = merged_model(args.model_dir, scratch / "sft")
         train_rows = read_records(REPO / "example_configs/data/demo_train.jsonl")[: args.prompts]
         prompts = scratch / "prompts.jsonl"
         write_jsonl(prompts, [{"id": i, "instruction": r["instruction"], "lang": r["lang"]} for i, r in enumerate(train_rows)])

@@ -39,19 +39,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from serving import plug_serve, transformers_serve  # noqa: E402  (tests/serving.py)
 from sse_server import ScriptedEngine  # noqa: E402  (tests/sse_server.py)
 
-
-def merged_model(model_dir: Path, scratch: Path) -> Path:
-    """A full model folder for the engine: the LoRA adapter merged into its base."""
-    if not (model_dir / "adapter_config.json").is_file():
-        return model_dir
-    from axolotl_plug.eval.generation import load_for_generation
-
-    model, tokenizer = load_for_generation(model_dir)
-    folder = scratch / "merged"
-    model.merge_and_unload().save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    (folder / "plug.json").write_text((model_dir / "plug.json").read_text(encoding="utf-8"), encoding="utf-8")
-    return folder
+from axolotl_plug.eval.generation import merged_model  # noqa: E402
 
 
 def stream_times(url: str, body: dict) -> dict:

@@ -40,6 +40,21 @@ def load_for_generation(model_dir: str | Path):
     return model, tokenizer
 
 
+def merged_model(model_dir: str | Path, folder: str | Path) -> Path:
+    """A full model folder for engines that cannot load adapters: a LoRA output folder
+    merged into its base and saved to `folder` (with the tokenizer and plug.json); a
+    full model folder is returned as it is."""
+    model_dir, folder = Path(model_dir), Path(folder)
+    if not (model_dir / "adapter_config.json").is_file():
+        return model_dir
+    model, tokenizer = load_for_generation(model_dir)
+    model.merge_and_unload().save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    if (model_dir / "plug.json").is_file():
+        (folder / "plug.json").write_text((model_dir / "plug.json").read_text(encoding="utf-8"), encoding="utf-8")
+    return folder
+
+
 def answer_budget(prompt_tokens: int, max_new_tokens: int | None, sequence_len: int | None) -> int:
     """The tokens an answer may take: `max_new_tokens`, else what `sequence_len` leaves
     after the prompt (0 or less: the prompt alone fills it, and nothing is generated).
