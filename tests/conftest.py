@@ -18,7 +18,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # axolotl configures logging (dictConfig, replacing the root logger's handlers) when its CLI
 # package is first imported; do it once here, as `axolotl` itself does at start-up, and not
 # in the middle of a test whose caplog handler it would remove
-importlib.import_module("axolotl.cli")
+try:
+    importlib.import_module("axolotl.cli")
+except ModuleNotFoundError:  # tests_vllm borrows the tokenizer fixture in vLLM's venv, which has no axolotl
+    pass
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_TRAIN = REPO / "example_configs" / "data" / "demo_train.jsonl"
