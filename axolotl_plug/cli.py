@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import click
@@ -189,7 +190,7 @@ def generate(config, instructions, split, output, model_dir, generator, max_new_
     from .eval.served import generate_served
     from .eval.metrics import format_table
     from .languages import get_language
-    from .llm_client import ChatClient, ChatError
+    from .llm_client import ChatClient
     from .records import load_instructions
 
     config_obj, sequence_len, model_dir = _model_settings(config, model_dir)
@@ -204,14 +205,10 @@ def generate(config, instructions, split, output, model_dir, generator, max_new_
 
         # the model's own tokenizer counts the prompt, to derive the token limit
         tokenizer = AutoTokenizer.from_pretrained(model_dir) if max_new_tokens is None else None
-        client = ChatClient(served_model or str(model_dir), base_url, api_key_env, timeout=timeout, max_retries=max_retries)
-        try:
+        with ChatClient(served_model or str(model_dir), base_url, api_key_env, timeout=timeout,
+                        max_retries=max_retries) as client:
             metrics = generate_served(client, records, config_obj, Path(output), generator or model_dir.name,
                                       tokenizer=tokenizer, concurrency=concurrency, **common)
-        except ChatError as exc:
-            raise click.ClickException(str(exc)) from None
-        finally:
-            client.close()
     else:
         model, tokenizer = load_for_generation(model_dir)
         metrics = generate_file(model, tokenizer, records, config_obj, Path(output), generator or model_dir.name,
@@ -256,9 +253,8 @@ def judge(instructions, split, a_path, b_path, reference, mode, judge_model, bas
         chosen = prompt.paper(prompt_file, prompt_name, mode) if protocol == "paper" else prompt.ours(prompt_file, mode)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    client = ChatClient(judge_model, base_url, api_key_env, timeout=timeout, max_retries=max_retries)
     common = dict(protocol=chosen, split=split, concurrency=concurrency, reasks=reasks, max_tokens=judge_max_tokens)
-    try:
+    with ChatClient(judge_model, base_url, api_key_env, timeout=timeout, max_retries=max_retries) as client:
         if mode == "single":
             paths = [Path(a_path)] + ([Path(b_path)] if b_path else [])
             click.echo(single_markdown(run_single(instructions, paths, Path(output), client, **common)))
@@ -266,8 +262,6 @@ def judge(instructions, split, a_path, b_path, reference, mode, judge_model, bas
             summary = run_judge(instructions, Path(a_path), Path(b_path or reference), Path(output), client,
                                 b_name="reference" if reference else None, **common)
             click.echo(summary_markdown(summary))
-    finally:
-        client.close()
 
 
 @plug.group(cls=PlugGroup)
@@ -298,13 +292,11 @@ def score_svamp_command(answers, references, split, extract_model, base_url, api
 
     if extract_prompt_file and not extract_model:
         raise click.UsageError("--extract-prompt-file goes with --extract-model")
-    client = ChatClient(extract_model, base_url, api_key_env, timeout=timeout, max_retries=max_retries) if extract_model else None
-    try:
+    extractor = (ChatClient(extract_model, base_url, api_key_env, timeout=timeout, max_retries=max_retries)
+                 if extract_model else nullcontext())
+    with extractor as client:  # None without --extract-model
         summary = score_svamp(Path(answers), references, Path(output), split=split, client=client,
                               extract_prompt=extract_prompt_file, concurrency=concurrency)
-    finally:
-        if client is not None:
-            client.close()
     click.echo(svamp_markdown(summary))
 
 
@@ -328,13 +320,10 @@ def score_truthfulqa_command(answers, references, split, judge_model, base_url, 
     from .llm_client import ChatClient
     from .score.truthfulqa import score_truthfulqa, truthfulqa_markdown
 
-    client = ChatClient(judge_model, base_url, api_key_env, timeout=timeout, max_retries=max_retries)
-    try:
+    with ChatClient(judge_model, base_url, api_key_env, timeout=timeout, max_retries=max_retries) as client:
         summary = score_truthfulqa(Path(answers), references, Path(output), client, split=split, protocol=protocol,
                                    prompt_file=prompt_file, max_tokens=judge_max_tokens, reasks=reasks,
                                    concurrency=concurrency)
-    finally:
-        client.close()
     click.echo(truthfulqa_markdown(summary))
 
 
@@ -404,12 +393,9 @@ def data_translate(input_file, lang, source_lang, model, base_url, api_key_env, 
     from .data.translate import translate_file
     from .llm_client import ChatClient
 
-    client = ChatClient(model, base_url, api_key_env, timeout=timeout, max_retries=max_retries)
-    try:
+    with ChatClient(model, base_url, api_key_env, timeout=timeout, max_retries=max_retries) as client:
         counts = translate_file(Path(input_file), lang, Path(output), client, source_lang=source_lang,
                                 concurrency=concurrency, reasks=reasks)
-    finally:
-        client.close()
     click.echo(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items()))
     if counts["failed"]:
         from .records import sibling

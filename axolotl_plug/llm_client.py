@@ -91,6 +91,12 @@ class ChatClient:
     def close(self) -> None:
         self._sdk.close()
 
+    def __enter__(self) -> "ChatClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
 
 def _names(exc, key: str) -> bool:
     """Does the endpoint's error name the parameter `key`? OpenAI-style errors say so in
