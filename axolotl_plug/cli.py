@@ -201,10 +201,11 @@ def generate(config, instructions, split, output, model_dir, generator, max_new_
     sampling = Sampling(temperature, top_p, seed)
     common = dict(max_new_tokens=max_new_tokens, sequence_len=sequence_len, extraction=extraction, sampling=sampling)
     if base_url:
-        from transformers import AutoTokenizer
+        tokenizer = None
+        if max_new_tokens is None:  # the model's own tokenizer counts the prompt, to derive the token limit
+            from transformers import AutoTokenizer  # seconds to import: only when it is needed
 
-        # the model's own tokenizer counts the prompt, to derive the token limit
-        tokenizer = AutoTokenizer.from_pretrained(model_dir) if max_new_tokens is None else None
+            tokenizer = AutoTokenizer.from_pretrained(model_dir)
         with ChatClient(served_model or str(model_dir), base_url, api_key_env, timeout=timeout,
                         max_retries=max_retries) as client:
             metrics = generate_served(client, records, config_obj, Path(output), generator or model_dir.name,
