@@ -57,7 +57,7 @@ tokenizer-fixtures: $(LLAMA_CPP_ARCHIVE)
 
 # two workers on a 2-core machine: the real-process tests mostly wait on I/O
 test: install tokenizer-fixtures
-	$(PY) -m pytest -q -n 2 --dist loadgroup
+	$(PY) -m pytest -q -n 2 --dist worksteal
 
 $(DEMO_MODEL)/config.json: | install
 	$(AXOLOTL) plug demo-model --output $(DEMO_MODEL)

@@ -263,22 +263,39 @@ def llama2_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def plug_trained(tiny_model_dir, tmp_path_factory):
+def plug_trained(tmp_path_factory, worker_id):
     """A tiny model the real `axolotl train` trained with PLUG, its config, and a
-    benchmark whose ids are integers."""
+    benchmark whose ids are integers: trained once per test run. Under pytest-xdist the
+    workers share it: the first to ask trains it while holding a file lock, the others
+    wait for it and read it (the tests only read it)."""
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp()
+    if worker_id != "master":  # each worker's basetemp is a folder of the run's own
+        root = root.parent
+    work = root / "plug-trained"
+    config, bench = work / "train.yml", work / "bench.jsonl"
+    with FileLock(str(root / "plug-trained.lock")):
+        if not (work / "trained").is_file():
+            _train_plug_model(work, config, bench)
+            (work / "trained").touch()
+    return config, work / "out", bench
+
+
+def _train_plug_model(work: Path, config: Path, bench: Path) -> None:
+    import shutil
+
     from test_train_and_configs import run_axolotl
 
-    work = tmp_path_factory.mktemp("plug-trained")
+    shutil.rmtree(work, ignore_errors=True)  # what a worker that failed here left behind
+    model_dir = build_tiny_model(work / "tiny-llama")
     data = write_jsonl(work / "rows.jsonl", ROWS * 4)
-    cfg = cpu_config(tiny_model_dir, work, data, {"target_language": "zh", "chat_template": "plug_tulu"},
+    cfg = cpu_config(model_dir, work, data, {"target_language": "zh", "chat_template": "plug_tulu"},
                      max_steps=60, learning_rate=5e-3, micro_batch_size=4, seed=0)
-    config = work / "train.yml"
     config.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
     result = run_axolotl("train", str(config))
     assert result.returncode == 0, result.stderr[-3000:]
-    bench = write_jsonl(work / "bench.jsonl", [{"id": i, "instruction": r["instruction"], "lang": r["lang"]}
-                                                for i, r in enumerate(ROWS)])
-    return config, work / "out", bench
+    write_jsonl(bench, [{"id": i, "instruction": r["instruction"], "lang": r["lang"]} for i, r in enumerate(ROWS)])
 
 
 @pytest.fixture()
@@ -299,14 +316,9 @@ def tiktoken_offline(tmp_path, monkeypatch) -> Path:
     return cache
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items):
-    """Under pytest-xdist (`make test` runs two workers), tests that share a costly
-    session fixture run on one worker, so it is built once: the PLUG-trained model, and
-    the real tokenizers (converted once into a cache on disk)."""
-    for item in items:
-        names = getattr(item, "fixturenames", ())
-        if "plug_trained" in names:
-            item.add_marker(pytest.mark.xdist_group("plug_trained"))
-        elif "real_tokenizer_dir" in names or "llama2_dir" in names:
-            item.add_marker(pytest.mark.xdist_group("real_tokenizers"))
+    """The tests on the trained model come first. `make test` runs two pytest-xdist
+    workers that each take a contiguous half of the tests and then steal from each
+    other (--dist worksteal): one worker trains the model while the other starts on
+    its own half, and whichever needs the model later finds it built."""
+    items.sort(key=lambda item: "plug_trained" not in getattr(item, "fixturenames", ()))

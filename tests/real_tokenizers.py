@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tarfile
 import tempfile
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 FIXTURES = Path(os.environ.get("PLUG_TOKENIZER_FIXTURES", "~/.cache/axolotl-plug/tokenizers")).expanduser()
 ARCHIVE = "llama_cpp_python-0.3.36.tar.gz"
@@ -42,6 +44,14 @@ def real_tokenizer_dir(name: str) -> Path:
     folder = FIXTURES / f"transformers-{transformers.__version__}" / name
     if (folder / "tokenizer.json").is_file():
         return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(folder.with_name(name + ".lock"))):  # pytest-xdist workers: one converts, the others wait
+        if not (folder / "tokenizer.json").is_file():
+            _build(name, folder)
+    return folder
+
+
+def _build(name: str, folder: Path) -> None:
     archive = FIXTURES / ARCHIVE
     if not archive.is_file():
         pytest.fail(
@@ -60,10 +70,10 @@ def real_tokenizer_dir(name: str) -> Path:
         tokenizer = _convert(Path(scratch), gguf, specials, spm, adds_bos)
         _check_against_llama_cpp(tokenizer, Path(scratch) / gguf, name)
         partial = folder.with_name(name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)  # what an interrupted run left
         tokenizer.save_pretrained(partial)
         _write_tiny_config(partial, tokenizer)
         partial.rename(folder)
-    return folder
 
 
 def _convert(scratch: Path, gguf: str, specials: dict, spm: bool, adds_bos: bool):
