@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
@@ -88,6 +89,54 @@ def plug_command(*args: str, env: dict | None = None, timeout: int = 600, input:
     return subprocess.run([sys.executable, "-m", "axolotl_plug", *args], env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})},
                           capture_output=True, text=True, timeout=timeout, input=input if input is not None else "",
                           cwd=Path(__file__).resolve().parents[1])
+
+
+@contextmanager
+def host_state_restored():
+    """Put back what a command run in this process changes for the rest of it: the log
+    levels and variables `quiet_host` sets, and axolotl's process-wide plugin registry."""
+    import logging
+    import os
+
+    from axolotl_plug.cli import HOST_LOGGERS
+
+    names = ("LOG_LEVEL", "AXOLOTL_LOG_LEVEL", "TRANSFORMERS_VERBOSITY", "TORCH_LOGS")
+    saved = {name: os.environ.pop(name, None) for name in names}
+    loggers = [logging.getLogger(), *(logging.getLogger(name) for name in HOST_LOGGERS)]
+    levels = [logger.level for logger in loggers]
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+        for name, value in saved.items():  # commands this worker starts later must not inherit them
+            os.environ.pop(name, None)
+            if value is not None:
+                os.environ[name] = value
+        try:
+            from axolotl.integrations.base import PluginManager
+        except ModuleNotFoundError:
+            return
+        PluginManager.get_instance().plugins.clear()
+
+
+def plug_in_process(*args: str):
+    """The same click group as `plug_command`, run in this test process by click's runner,
+    for tests about what a command writes and prints rather than about its process: the
+    worker has paid for importing torch, transformers and axolotl already, so a call costs
+    what the command does (an audit: 1 s instead of 10). Returns a CompletedProcess like
+    `plug_command`; an exception the command group does not turn into a message is raised."""
+    from subprocess import CompletedProcess
+
+    from click.testing import CliRunner
+
+    from axolotl_plug.cli import plug
+
+    with host_state_restored():
+        result = CliRunner().invoke(plug, list(args), catch_exceptions=True)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)
 
 
 def kill_when(args: list[str], path, lines: int, env: dict | None = None, timeout: float = 120.0) -> int:

@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from chat_server import plug_command
+from chat_server import plug_command, plug_in_process
 from conftest import ROWS, cpu_config, write_jsonl
 from test_train_and_configs import run_axolotl
 
@@ -45,7 +45,7 @@ def test_audit_fails_on_untrained_header_and_bad_rows(tiny_model_dir, tmp_path):
     rows = [ROWS[2], dict(ROWS[2], response="")]  # Italian: " R" is one token here
     data = write_jsonl(tmp_path / "rows.jsonl", rows)
     plug = {"include_pivot_instruction": False, "train_on_pivot": False, "response_template": str(layout)}
-    result = plug_command("audit", write_config(tmp_path, cpu_config(tiny_model_dir, tmp_path, data, plug)))
+    result = plug_in_process("audit", write_config(tmp_path, cpu_config(tiny_model_dir, tmp_path, data, plug)))
     assert result.returncode == 1
     assert "rows in: 2  kept: 1  dropped: 1 (1 response: empty)" in result.stdout
     assert "PROBLEM row 0: header 'Risposta in italiano:' is not in a trained span" in result.stdout
@@ -108,7 +108,7 @@ def test_both_entry_points_list_the_same_commands():
 
 @pytest.mark.slow
 def test_demo_model_conversion_fixes_end_of_turn(tmp_path):
-    result = plug_command("demo-model", "--output", str(tmp_path / "smol"))
+    result = plug_in_process("demo-model", "--output", str(tmp_path / "smol"))
     assert result.returncode == 0, result.stderr[-3000:]
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

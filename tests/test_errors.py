@@ -8,14 +8,13 @@ The commands run in this process through click's runner (the same click group th
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from axolotl_plug.cli import plug
-from chat_server import ChatServer
+from chat_server import ChatServer, host_state_restored
 from conftest import write_jsonl
 from serving import free_port
 
@@ -58,21 +57,8 @@ def work(tmp_path_factory) -> Path:
 def host_logging_restored():
     """The commands hide the host's logs for the rest of their process (quiet_host); here
     that process is pytest's, so put the levels and variables back afterwards."""
-    import logging
-
-    from axolotl_plug.cli import HOST_LOGGERS
-
-    names = ("LOG_LEVEL", "AXOLOTL_LOG_LEVEL", "TRANSFORMERS_VERBOSITY", "TORCH_LOGS")
-    saved = {name: os.environ.pop(name, None) for name in names}  # what quiet_host sets, as it was
-    loggers = [logging.getLogger(), *(logging.getLogger(name) for name in HOST_LOGGERS)]
-    levels = [logger.level for logger in loggers]
-    yield
-    for logger, level in zip(loggers, levels):
-        logger.setLevel(level)
-    for name, value in saved.items():  # later commands this worker starts must not inherit them
-        os.environ.pop(name, None)
-        if value is not None:
-            os.environ[name] = value
+    with host_state_restored():
+        yield
 
 
 def snapshot(root: Path) -> dict[str, bytes]:

@@ -13,7 +13,7 @@ import yaml
 from axolotl_plug.args import PlugConfig
 from axolotl_plug.eval.metrics import metrics_by_language, plug_metrics, score_answer
 from conftest import REPO, ROWS, cpu_config, write_jsonl
-from chat_server import plug_command
+from chat_server import plug_in_process
 
 LANGS = ["en", "zh", "ko"]
 GOOD_ZH = "English response: Paris is the capital of France.\n中文回复：巴黎是法国的首都。"
@@ -81,8 +81,8 @@ def test_generate_writes_alpaca_eval_lines_and_resumes(tiny_model_dir, tmp_path,
                 "status": "missing_target", "generator": "g", "lang": "ko"}]
     output.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in earlier) + '{"id": "q2", "instr')
 
-    result = plug_command("generate", str(config), "--instructions", str(instructions), "--output", str(output),
-                         "--model-dir", str(tiny_model_dir), "--max-new-tokens", "8", "--generator", "tiny")
+    result = plug_in_process("generate", str(config), "--instructions", str(instructions), "--output", str(output),
+                             "--model-dir", str(tiny_model_dir), "--max-new-tokens", "8", "--generator", "tiny")
     assert result.returncode == 0, result.stderr[-3000:]
     lines = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
     assert [line["id"] for line in lines[:2]] == ["q0", "q1"] and sorted(line["id"] for line in lines) == ["q0", "q1", "q2", "q3"]

@@ -8,7 +8,7 @@ import json
 from axolotl_plug.sections import extract, reference_target
 from conftest import ROWS
 from serving import transformers_serve
-from chat_server import plug_command
+from chat_server import plug_command, plug_in_process
 
 
 def read(path):
@@ -20,8 +20,8 @@ def test_served_generation_gives_the_local_answers(plug_trained, tmp_path):
     args = ["generate", str(config), "--instructions", str(bench)]
     runs = {"whole": "200", "cut": "16"}  # room for every answer; a limit that cuts them all
     for name, limit in runs.items():
-        local = plug_command(*args, "--max-new-tokens", limit, "--output", str(tmp_path / f"local-{name}.jsonl"),
-                            "--batch-size", "1")
+        local = plug_in_process(*args, "--max-new-tokens", limit, "--output", str(tmp_path / f"local-{name}.jsonl"),
+                                "--batch-size", "1")
         assert local.returncode == 0, local.stderr[-3000:]
     with transformers_serve(model_dir, tmp_path) as url:
         for name, limit in runs.items():
@@ -110,7 +110,7 @@ def test_training_leaves_plug_json_and_generate_needs_no_config(plug_trained, tm
         "sequence_len": 512,
     }
     args = ["--instructions", str(bench), "--max-new-tokens", "40"]
-    with_config = plug_command("generate", str(config), *args, "--output", str(tmp_path / "a.jsonl"))
+    with_config = plug_in_process("generate", str(config), *args, "--output", str(tmp_path / "a.jsonl"))
     without = plug_command("generate", *args, "--model-dir", str(model_dir), "--output", str(tmp_path / "b.jsonl"))
     assert with_config.returncode == 0 and without.returncode == 0, without.stderr[-2000:]
     a, b = read(tmp_path / "a.jsonl"), read(tmp_path / "b.jsonl")

@@ -12,7 +12,7 @@ from axolotl_plug.eval.sources import eval_split_records
 from axolotl_plug.config import plug_config
 from axolotl_plug import extract
 from conftest import REPO, cpu_config, tokenize_with_axolotl, trained_runs
-from chat_server import plug_command
+from chat_server import plug_in_process
 
 RELEASED = json.loads((REPO / "example_configs/data/prebuilt_zh.json").read_text(encoding="utf-8"))
 ANSWER = RELEASED[0]["response"]
@@ -100,7 +100,7 @@ def test_monolingual_prebuilt_is_refused_with_the_reason(prebuilt, tmp_path):
 def test_audit_shows_the_sections(prebuilt, tmp_path):
     path = tmp_path / "cfg.yml"
     path.write_text(yaml.safe_dump(prebuilt(RELEASED), allow_unicode=True), encoding="utf-8")
-    result = plug_command("audit", str(path), "-n", "1")
+    result = plug_in_process("audit", str(path), "-n", "1")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "rows in: 4  kept: 4  dropped: 0" in result.stdout
     sizes = [len("Describe the Great Wall in one sentence."),

@@ -12,7 +12,7 @@ import yaml
 
 from axolotl_plug.args import PlugConfig
 from axolotl_plug.dataset.layout import build_conversation
-from chat_server import ChatServer, plug_command
+from chat_server import ChatServer, plug_command, plug_in_process
 from conftest import ROWS, cpu_config, load_config, tokenize_with_axolotl, write_jsonl
 from test_train_and_configs import run_axolotl
 
@@ -169,9 +169,9 @@ def test_sample_judge_prefs_and_dpo_train(plug_trained, tmp_path):
     runs = []
     for seed in (1, 2):
         out = tmp_path / f"sample-{seed}.jsonl"
-        result = plug_command("generate", str(config), "--instructions", str(bench), "--max-new-tokens", "120",
-                              "--temperature", "0.5", "--seed", str(seed), "--generator", f"sample-{seed}",
-                              "--output", str(out))
+        result = plug_in_process("generate", str(config), "--instructions", str(bench), "--max-new-tokens", "120",
+                                 "--temperature", "0.5", "--seed", str(seed), "--generator", f"sample-{seed}",
+                                 "--output", str(out))
         assert result.returncode == 0, result.stderr[-2000:]
         lines = [json.loads(line) for line in out.read_text().splitlines()]
         assert all((row["temperature"], row["top_p"], row["seed"]) == (0.5, 1.0, seed) for row in lines)
@@ -207,7 +207,7 @@ def test_audit_shows_prompt_chosen_and_rejected(tiny_model_dir, tmp_path):
     cfg = cpu_config(tiny_model_dir, tmp_path, prefs, {"target_language": "zh", "chat_template": "plug_tulu"}, rl="dpo")
     path = tmp_path / "dpo.yml"
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
-    result = plug_command("audit", str(path), "-n", "1")
+    result = plug_in_process("audit", str(path), "-n", "1")
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.startswith("preference rows: 1\n\n-- sample row 0\nprompt:\n<s><|system|>\n")
     assert "\nchosen:\nEnglish instruction:\nDescribe Paris in one sentence." in result.stdout
