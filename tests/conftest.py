@@ -14,6 +14,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("AXOLOTL_DO_NOT_TRACK", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# one thread per process: `make test` runs two workers on two cores, and the commands they
+# start run beside them; more OpenMP threads than cores spin against each other
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 # axolotl configures logging (dictConfig, replacing the root logger's handlers) when its CLI
 # package is first imported; do it once here, as `axolotl` itself does at start-up, and not
