@@ -55,9 +55,10 @@ $(LLAMA_CPP_ARCHIVE): | install
 
 tokenizer-fixtures: $(LLAMA_CPP_ARCHIVE)
 
-# two workers on a 2-core machine: the real-process tests mostly wait on I/O
+# two workers that steal from each other (docs/development.md: what keeps it near 3 minutes);
+# the ten slowest tests are listed at the end
 test: install tokenizer-fixtures
-	$(PY) -m pytest -q -n 2 --dist worksteal
+	$(PY) -m pytest -q -n 2 --dist worksteal --durations=10
 
 $(DEMO_MODEL)/config.json: | install
 	$(AXOLOTL) plug demo-model --output $(DEMO_MODEL)
