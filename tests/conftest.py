@@ -266,7 +266,7 @@ def llama2_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def plug_trained(tmp_path_factory, worker_id):
+def plug_trained(tmp_path_factory):
     """A tiny model the real `axolotl train` trained with PLUG, its config, and a
     benchmark whose ids are integers: trained once per test run. Under pytest-xdist the
     workers share it: the first to ask trains it while holding a file lock, the others
@@ -274,7 +274,7 @@ def plug_trained(tmp_path_factory, worker_id):
     from filelock import FileLock
 
     root = tmp_path_factory.getbasetemp()
-    if worker_id != "master":  # each worker's basetemp is a folder of the run's own
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # each worker's basetemp is a folder of the run's own
         root = root.parent
     work = root / "plug-trained"
     config, bench = work / "train.yml", work / "bench.jsonl"
