@@ -66,6 +66,35 @@ def test_default_limit_is_what_sequence_len_leaves(plug_trained, tmp_path):
     assert file_counts(output) == {"answers": 1, "truncated": 1, "no_target_answer": 1}
 
 
+def test_served_default_limit_is_what_sequence_len_leaves(tiny_model_dir, tmp_path):
+    """Served without --max-new-tokens: the model folder's tokenizer counts each prompt,
+    and each request asks for what sequence_len leaves after it."""
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    from axolotl_plug.args import PlugConfig
+    from axolotl_plug.dataset.layout import prompt_messages
+    from axolotl_plug.eval.generation import prompt_ids
+    from axolotl_plug.serving.settings import write_settings
+    from chat_server import ChatServer
+
+    model_dir = shutil.copytree(tiny_model_dir, tmp_path / "model")
+    write_settings(model_dir, PlugConfig(target_language="zh"), 300)
+    bench = tmp_path / "bench.jsonl"
+    bench.write_text("".join(json.dumps({"id": i, "instruction": row["instruction"]}, ensure_ascii=False) + "\n"
+                             for i, row in enumerate(ROWS[:2])), encoding="utf-8")
+    with ChatServer(lambda body, n: "English response:\nHi.\n\n中文回复：\n你好。") as server:
+        result = plug_command("generate", "--model-dir", str(model_dir), "--instructions", str(bench),
+                              "--base-url", server.url, "--output", str(tmp_path / "a.jsonl"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    expected = sorted(300 - len(prompt_ids(tokenizer, prompt_messages(row["instruction"], "zh", PlugConfig(target_language="zh"))))
+                      for row in ROWS[:2])
+    assert sorted(request["body"]["max_tokens"] for request in server.requests) == expected
+    assert len(set(expected)) == 2  # two prompts of different lengths, two limits
+
+
 def test_paper_extraction_is_everything_after_the_first_exact_header():
     text = "English response:\nHi.\n\n中文回复：\n你好。\n\nEnglish response:\nagain"
     assert reference_target(text, "zh") == "你好。\n\nEnglish response:\nagain"  # no cut at a later header
