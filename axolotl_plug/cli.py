@@ -21,6 +21,9 @@ def _offline_defaults() -> None:
 
 
 HOST_LOGGERS = ("axolotl", "transformers", "datasets", "accelerate", "torch", "torchao", "bitsandbytes", "peft")
+# the variables the host's logging reads at import: (name, the value that quiets it)
+HOST_LOG_VARIABLES = (("LOG_LEVEL", "ERROR"), ("AXOLOTL_LOG_LEVEL", "ERROR"), ("TRANSFORMERS_VERBOSITY", "error"),
+                      ("TORCH_LOGS", "-all"))  # TORCH_LOGS: torch's own warnings, at import
 
 
 def quiet_host(verbose: bool) -> None:
@@ -33,10 +36,8 @@ def quiet_host(verbose: bool) -> None:
 
     if verbose:
         return
-    os.environ.setdefault("LOG_LEVEL", "ERROR")
-    os.environ.setdefault("AXOLOTL_LOG_LEVEL", "ERROR")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("TORCH_LOGS", "-all")  # torch's own warnings, at import
+    for name, value in HOST_LOG_VARIABLES:
+        os.environ.setdefault(name, value)
     logging.getLogger().setLevel(logging.ERROR)
     for name in HOST_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)

@@ -98,10 +98,9 @@ def host_state_restored():
     import logging
     import os
 
-    from axolotl_plug.cli import HOST_LOGGERS
+    from axolotl_plug.cli import HOST_LOG_VARIABLES, HOST_LOGGERS
 
-    names = ("LOG_LEVEL", "AXOLOTL_LOG_LEVEL", "TRANSFORMERS_VERBOSITY", "TORCH_LOGS")
-    saved = {name: os.environ.pop(name, None) for name in names}
+    saved = {name: os.environ.pop(name, None) for name, _ in HOST_LOG_VARIABLES}
     loggers = [logging.getLogger(), *(logging.getLogger(name) for name in HOST_LOGGERS)]
     levels = [logger.level for logger in loggers]
     try:
