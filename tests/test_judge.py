@@ -363,26 +363,3 @@ def test_single_grading_with_the_paper_protocol(files, tmp_path):
     with ChatServer(single_reply) as server:
         assert plug_command(*args, "--base-url", server.url).returncode == 0
     assert server.requests == []  # nothing asked again
-
-
-def test_judge_resumes_after_a_kill(tmp_path):
-    from chat_server import kill_when, plug_command
-
-    instructions = write_jsonl(tmp_path / "bench.jsonl", [{"id": i, "instruction": f"instruction {i}"} for i in range(15)])
-    a = write_jsonl(tmp_path / "a.jsonl", [{"id": i, "output": f"answer of a for {i}"} for i in range(15)])
-    b = write_jsonl(tmp_path / "b.jsonl", [{"id": i, "output": f"answer of b for {i}"} for i in range(15)])
-    out = tmp_path / "out"
-    args = ["judge", "--instructions", str(instructions), "--a", str(a), "--b", str(b), "--judge-model", "j",
-            "--output", str(out), "--concurrency", "2"]
-
-    def slow(body, number):
-        return ("sleep", 0.05, "[[A]]")
-
-    with ChatServer(slow) as server:
-        kept = kill_when([*args, "--base-url", server.url], out / "judgments.jsonl", 5)
-    with ChatServer(slow) as server:
-        result = plug_command(*args, "--base-url", server.url)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert len(server.requests) == 30 - kept
-    keys = [(row["id"], row["order"]) for row in map(json.loads, (out / "judgments.jsonl").read_text().splitlines())]
-    assert len(keys) == len(set(keys)) == 30

@@ -126,6 +126,21 @@ def test_judge_killed_five_times_ends_with_every_judgment_once(tmp_path):
     assert json.loads((out / "summary.json").read_text())["n"] == 12
 
 
+def test_single_grading_killed_five_times_ends_with_every_rating_once(tmp_path):
+    bench = write_jsonl(tmp_path / "bench.jsonl", [{"id": i, "instruction": f"q{i}"} for i in range(12)])
+    a = write_jsonl(tmp_path / "a.jsonl", [{"id": i, "output": f"a{i}"} for i in range(12)])
+    b = write_jsonl(tmp_path / "b.jsonl", [{"id": i, "output": f"b{i}"} for i in range(12)])
+    out = tmp_path / "graded"
+    args = ["judge", "--mode", "single", "--instructions", str(bench), "--a", str(a), "--b", str(b),
+            "--judge-model", "j", "--concurrency", "2", "--output", str(out)]
+    killed_five_times(args, out / "judgments.jsonl", 24, lambda body, n: ("sleep", 0.03, "Rating: [[7]]"))
+    keys = [(row["id"], row["system"]) for row in lines(out / "judgments.jsonl")]
+    assert len(keys) == len(set(keys)) == 24
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["systems"]["a"]["n"] == summary["systems"]["b"]["n"] == 12
+    assert summary["systems"]["a"]["mean"] == summary["systems"]["b"]["mean"] == 7
+
+
 def test_translate_killed_five_times_ends_with_every_row_once(tmp_path):
     rows = pivot_rows()
     source = write_jsonl(tmp_path / "en.jsonl", rows)
