@@ -1,5 +1,5 @@
 """`python -m axolotl_plug audit ...`: the same commands as `axolotl plug ...`."""
 
-from .cli import main
+from axolotl_plug.cli import main
 
 main()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -23,9 +23,7 @@ class PlugFields(_Strict):
     pivot_instruction: str = Field(
         default="pivot_instruction", description="The same instruction in the pivot language."
     )
-    pivot_response: str = Field(
-        default="pivot_response", description="The same response in the pivot language."
-    )
+    pivot_response: str = Field(default="pivot_response", description="The same response in the pivot language.")
     system: str = Field(
         default="system",
         description="Optional per-row system prompt; when present and non-empty it replaces "
@@ -41,11 +39,11 @@ class PlugFields(_Strict):
 class LanguageHeaders(_Strict):
     """Header overrides for one language (any field left out keeps the table's value)."""
 
-    instruction: Optional[str] = Field(
+    instruction: str | None = Field(
         default=None, description="Header before the instruction restated in this language."
     )
-    response: Optional[str] = Field(default=None, description="Header before the answer in this language.")
-    name: Optional[str] = Field(
+    response: str | None = Field(default=None, description="Header before the answer in this language.")
+    name: str | None = Field(
         default=None, description="English name used in system prompts (needed for codes outside the table)."
     )
 
@@ -53,13 +51,13 @@ class LanguageHeaders(_Strict):
 class PlugEvalConfig(_Strict):
     """The evaluation callback: generate at each evaluation and score the PLUG format."""
 
-    instructions: Optional[str] = Field(
+    instructions: str | None = Field(
         default=None,
         description="Prompts: a local JSON/JSONL file or a hub dataset id (fields id, "
         "instruction, optional reference and lang). Unset: the first num_samples rows of "
         "the eval split, prompt rebuilt up to the assistant turn.",
     )
-    split: Optional[str] = Field(
+    split: str | None = Field(
         default=None, description="Split (or file stem, e.g. `chinese` of X-AlpacaEval) of a hub dataset."
     )
     num_samples: int = Field(default=8, ge=1, description="Prompts generated at each evaluation.")
@@ -75,7 +73,7 @@ class PlugEvalConfig(_Strict):
 class PlugConfig(_Strict):
     """PLUG training settings (the `plug:` block of an axolotl config)."""
 
-    target_language: Optional[str] = Field(
+    target_language: str | None = Field(
         default=None,
         description="ISO 639-1 code of the language the model must answer in. Rows may "
         "override it with their `lang` column; one of the two is required.",
@@ -111,12 +109,13 @@ class PlugConfig(_Strict):
         default_factory=dict,
         description="Per-language header overrides, e.g. {zh: {response: '答：'}}.",
     )
-    response_template: Optional[str] = Field(
+    answer_template: str | None = Field(
         default=None,
         description="Jinja file laying out the assistant answer (a path, or the name of a "
-        "file in prompt_templates/). Default: the shipped plug_response.jinja.",
+        "file in prompt_templates/). Default: the shipped plug_response.jinja. (Called "
+        "`response_template` before 0.2: that name now means the tokenizer's parsing metadata.)",
     )
-    chat_template: Optional[str] = Field(
+    chat_template: str | None = Field(
         default=None,
         description="Conversation template to train and save with the model: a shipped name "
         "(`plug_tulu`, the paper's format) or a path to a .jinja file. Leave unset to use "
@@ -142,13 +141,24 @@ class PlugConfig(_Strict):
         "drop such rows, count them and log the counts.",
     )
     fields: PlugFields = Field(default_factory=PlugFields, description="Column names of the rows.")
-    eval: Optional[PlugEvalConfig] = Field(
+    eval: PlugEvalConfig | None = Field(
         default=None, description="Attach the PLUG evaluation callback (see PlugEvalConfig)."
     )
 
     def header_overrides(self) -> dict[str, dict[str, str | None]]:
         """`headers` as plain dicts, the form languages.get_language and extract take."""
         return {code: h.model_dump() for code, h in self.headers.items()} if self.headers else {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_keys(cls, data):
+        if isinstance(data, dict) and "response_template" in data:
+            raise ValueError(
+                "plug.response_template is now plug.answer_template (the Jinja layout of the answer); "
+                "rename the key. `response_template` is the name transformers and the serving engines "
+                "give the tokenizer's parsing metadata."
+            )
+        return data
 
     @model_validator(mode="after")
     def _prebuilt_needs_plug_mode(self):
@@ -163,14 +173,14 @@ class PlugConfig(_Strict):
 
     @field_validator("target_language", "pivot_language")
     @classmethod
-    def _lowercase_code(cls, code: Optional[str]) -> Optional[str]:
+    def _lowercase_code(cls, code: str | None) -> str | None:
         return code.strip().lower() if code else code
 
 
 class PlugArgs(BaseModel):
     """Mixed into axolotl's config class by PlugPlugin.get_input_args."""
 
-    plug: Optional[PlugConfig] = Field(default=None, description="PLUG settings; see PlugConfig.")
+    plug: PlugConfig | None = Field(default=None, description="PLUG settings; see PlugConfig.")
 
 
 def _type_name(annotation) -> str:
@@ -199,19 +209,37 @@ def _default(field) -> str:
         return "{}" if value == {} else "(below)"
     if field.default is PydanticUndefined:
         return "(required)"
-    return "unset" if field.default is None else f"`{str(field.default).lower() if isinstance(field.default, bool) else field.default}`"
+    return (
+        "unset"
+        if field.default is None
+        else f"`{str(field.default).lower() if isinstance(field.default, bool) else field.default}`"
+    )
 
 
 def reference_markdown() -> str:
     """docs/config.md: every key of the `plug:` block, from the fields above (`make docs`)."""
-    sections = [(PlugConfig, "plug"), (PlugFields, "plug.fields"), (LanguageHeaders, "plug.headers.<code>"),
-                (PlugEvalConfig, "plug.eval")]
-    lines = ["# The `plug:` keys", "",
-             "Generated from `axolotl_plug/args.py` by `make docs`; a test fails when this file is stale.",
-             "A misspelt key is an error, not ignored."]
+    sections = [
+        (PlugConfig, "plug"),
+        (PlugFields, "plug.fields"),
+        (LanguageHeaders, "plug.headers.<code>"),
+        (PlugEvalConfig, "plug.eval"),
+    ]
+    lines = [
+        "# The `plug:` keys",
+        "",
+        "Generated from `axolotl_plug/args.py` by `make docs`; a test fails when this file is stale.",
+        "A misspelt key is an error, not ignored.",
+    ]
     for model, prefix in sections:
-        lines += ["", f"## {model.__name__}", "", f"`{prefix}`: {model.__doc__.strip()}", "",
-                  "| key | type | default | meaning |", "|---|---|---|---|"]
+        lines += [
+            "",
+            f"## {model.__name__}",
+            "",
+            f"`{prefix}`: {model.__doc__.strip()}",
+            "",
+            "| key | type | default | meaning |",
+            "|---|---|---|---|",
+        ]
         for name, field in model.model_fields.items():
             description = " ".join((field.description or "").split()).replace("|", "\\|")
             lines.append(f"| `{prefix}.{name}` | {_type_name(field.annotation)} | {_default(field)} | {description} |")

@@ -13,9 +13,9 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from . import __version__
-from .args import PlugConfig
-from .templates import read_template, resolve_template
+from axolotl_plug import __version__
+from axolotl_plug.args import PlugConfig
+from axolotl_plug.format.templates import read_template, resolve_template
 
 # axolotl's default `dataset_prepared_path` (axolotl.common.const; a test pins it)
 DEFAULT_DATASET_PREPARED_PATH = "last_run_prepared"
@@ -24,8 +24,8 @@ DATASET_TYPE = "axolotl_plug.dataset.strategy"
 # under `rl:`, axolotl's DPO loader resolves only `module.function` of a top-level module
 PREFERENCE_TYPE = "axolotl_plug.preference"
 PREFERENCE_RL = ("dpo", "ipo", "simpo")  # the methods whose datasets go through that loader
-# `axolotl_plug.plug` is where the dataset type lived in 0.1; configs naming it still work
-_SHORT_TYPES = {"plug", "axolotl_plug.plug", DATASET_TYPE, PREFERENCE_TYPE}
+# what a PLUG dataset's `type:` may say: the short name, or either path it is rewritten to
+PLUG_TYPES = {"plug", DATASET_TYPE, PREFERENCE_TYPE}
 _FINGERPRINT_PREFIX = "plug-"
 
 
@@ -34,7 +34,7 @@ def _plug_datasets(cfg: dict) -> list[dict]:
         ds
         for key in ("datasets", "test_datasets")
         for ds in (cfg.get(key) or [])
-        if isinstance(ds, dict) and ds.get("type") in _SHORT_TYPES
+        if isinstance(ds, dict) and ds.get("type") in PLUG_TYPES
     ]
 
 
@@ -63,8 +63,10 @@ def apply_plug_config(cfg: dict) -> None:
     datasets = _plug_datasets(cfg)
     rl = str(cfg.get("rl") or "").lower() or None
     if datasets and rl and rl not in PREFERENCE_RL:
-        raise ValueError(f"type: plug under rl: {rl}: PLUG preference rows work with rl: "
-                         f"{', '.join(PREFERENCE_RL)} (the methods that load datasets as DPO does)")
+        raise ValueError(
+            f"type: plug under rl: {rl}: PLUG preference rows work with rl: "
+            f"{', '.join(PREFERENCE_RL)} (the methods that load datasets as DPO does)"
+        )
     for ds in datasets:
         ds["type"] = PREFERENCE_TYPE if rl else DATASET_TYPE
     if not datasets and cfg.get("plug") is None:
@@ -74,7 +76,7 @@ def apply_plug_config(cfg: dict) -> None:
     config_path = cfg.get("axolotl_config_path")
     config_dir = Path(config_path).parent if config_path else None
     texts = []
-    for key in ("response_template", "chat_template"):
+    for key in ("answer_template", "chat_template"):
         if raw.get(key):
             path = resolve_template(raw[key], config_dir)
             raw[key] = str(path)
@@ -82,15 +84,15 @@ def apply_plug_config(cfg: dict) -> None:
     cfg["plug"] = raw
     config = PlugConfig.model_validate(raw)
     if rl and datasets and not config.train_on_pivot:
-        raise ValueError(f"plug.train_on_pivot: false under rl: {rl}: the preference trainer scores whole "
-                         "answers, so the pivot sections cannot be left out of the loss; train with "
-                         "train_on_pivot: true, or compare target answers only with mode: monolingual")
+        raise ValueError(
+            f"plug.train_on_pivot: false under rl: {rl}: the preference trainer scores whole "
+            "answers, so the pivot sections cannot be left out of the loss; train with "
+            "train_on_pivot: true, or compare target answers only with mode: monolingual"
+        )
 
     if config.chat_template:
         template = read_template(config.chat_template)
-        if cfg.get("chat_template") not in (None, "jinja") or (
-            cfg.get("chat_template_jinja") not in (None, template)
-        ):
+        if cfg.get("chat_template") not in (None, "jinja") or (cfg.get("chat_template_jinja") not in (None, template)):
             raise ValueError(
                 "plug.chat_template and the top-level chat_template / chat_template_jinja "
                 "are both set: keep one of them"

@@ -43,7 +43,9 @@ def convert_demo_model(output: str | Path) -> Path:
         return output
     gguf = find_gguf()
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = _plain_float_model(AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32))
+    model = _plain_float_model(
+        AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    )
 
     tokenizer.eos_token = END_OF_TURN
     tokenizer.pad_token = END_OF_TURN
@@ -85,11 +87,11 @@ def run_demo(config_path: Path, heldout: Path, max_new_tokens: int = 128) -> Non
     import sys
     import time
 
-    from .config import read_config
-    from .eval.answers import file_metrics
-    from .eval.generation import generate_file, load_for_generation
-    from .eval.metrics import format_table
-    from .records import load_instructions, read_records
+    from axolotl_plug.config import read_config
+    from axolotl_plug.eval.answers import file_metrics
+    from axolotl_plug.eval.generation import generate_file, load_for_generation
+    from axolotl_plug.eval.metrics import format_table
+    from axolotl_plug.records import load_instructions, read_records
 
     raw, config = read_config(str(config_path))
     convert_demo_model(Path(raw["base_model"]))
@@ -121,5 +123,7 @@ def run_demo(config_path: Path, heldout: Path, max_new_tokens: int = 128) -> Non
     )
     print(f"\n== {len(records)} held-out instructions, extracted target-language answers ({answers_file})")
     for line in read_records(answers_file):
-        print(f"[{line['lang']}] {line['instruction']}\n     -> {line['output'] or '(no target answer)'}  [{line['status']}]")
+        print(
+            f"[{line['lang']}] {line['instruction']}\n     -> {line['output'] or '(no target answer)'}  [{line['status']}]"
+        )
     print("\n" + format_table({k: v for k, v in metrics.items() if k.count("/") == 1}))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from axolotl.integrations.base import BasePlugin
 
-from .config import DATASET_TYPE, apply_plug_config, plug_config
+from axolotl_plug.config import DATASET_TYPE, apply_plug_config, plug_config
+
 
 class PlugPlugin(BasePlugin):
     """PLUG for axolotl: `plugins: [axolotl_plug.PlugPlugin]`, a `plug:` block, `type: plug`."""
@@ -20,7 +21,7 @@ class PlugPlugin(BasePlugin):
         again after saving; writing twice is harmless)."""
         from axolotl.utils.distributed import is_main_process
 
-        from .serving.settings import write_settings
+        from axolotl_plug.serving.settings import write_settings
 
         if cfg.get("plug") is not None and is_main_process():
             write_settings(cfg.output_dir, plug_config(cfg), cfg.get("sequence_len"))
@@ -30,8 +31,8 @@ class PlugPlugin(BasePlugin):
         config = plug_config(cfg)
         if config.eval is None:
             return []
-        from .dataset.host import chat_template_of
-        from .eval.callback import PlugEvalCallback
+        from axolotl_plug.dataset.host import chat_template_of
+        from axolotl_plug.eval.callback import PlugEvalCallback
 
         plug_ds = next((ds for ds in cfg.get("datasets") or [] if ds.get("type") == DATASET_TYPE), None)
         template = chat_template_of(cfg, plug_ds, trainer.processing_class)

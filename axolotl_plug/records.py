@@ -8,8 +8,9 @@ is done. The evaluation, judging and data commands all read and write through he
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Hashable, Iterable
 
 
 def read_records(path: str | Path) -> list[dict]:
@@ -57,7 +58,7 @@ def load_rows(source: str, split: str | None = None) -> list[dict]:
                 rows = list(load_dataset(source, split=split or "train"))
             except ValueError:
                 rows = list(load_dataset(source, data_files=f"{split}.json", split="train"))
-        except Exception as exc:  # noqa: BLE001 - one message for a name that is neither
+        except Exception as exc:
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
             raise ValueError(f"{source}: neither a file here nor a dataset the hub could load ({reason})") from None
     if not rows:
@@ -81,9 +82,7 @@ def load_instructions(
             raise ValueError(f"{source}: row {index}: field 'instruction' is missing or empty")
         lang = row.get("lang") or default_lang
         if not lang and require_lang:
-            raise ValueError(
-                f"{source}: row {index}: field 'lang' is missing and plug.target_language is not set"
-            )
+            raise ValueError(f"{source}: row {index}: field 'lang' is missing and plug.target_language is not set")
         # the id stays as the file has it (an integer stays an integer); rows without one get their index
         records.append({**row, "id": row.get("id", index), "lang": lang})
     return records
@@ -103,12 +102,15 @@ class ForeignFileError(ValueError):
     """An output file to resume that this command did not write: it is left as it is."""
 
 
-def finished(path: Path, key: Callable[[dict], Hashable] = lambda row: str(row["id"])) -> dict[Hashable, dict]:
+def finished(
+    path: Path, key: Callable[[dict], Hashable] = lambda row: str(row["id"]), required: Iterable[str] = ()
+) -> dict[Hashable, dict]:
     """The rows already written to a JSONL file that is being resumed, by `key`.
 
     Only our own file is resumed: every complete line must be a JSON object that
-    `key` can read, else ForeignFileError names the first line that is not, and the
-    file is not touched. A torn last line (a crash in the middle of a write: text
+    `key` can read and that has the `required` fields (those only this command's rows
+    have), else ForeignFileError names the first line that is not, and the file is
+    not touched. A torn last line (a crash in the middle of a write: text
     after the last newline that is no complete row) is the only repair, made by
     truncating the file at its last newline."""
     if not path.is_file():
@@ -117,6 +119,12 @@ def finished(path: Path, key: Callable[[dict], Hashable] = lambda row: str(row["
     cut = data.rfind(b"\n") + 1
     lines = data[:cut].decode("utf-8", errors="replace").split("\n")[:-1]
     tail = data[cut:].decode("utf-8", errors="replace")
+    required = tuple(required)
+
+    def row_key(row):
+        if not isinstance(row, dict) or any(name not in row for name in required):
+            raise KeyError(required)
+        return key(row)
 
     def foreign(where: str, text: str) -> ForeignFileError:
         return ForeignFileError(
@@ -129,14 +137,14 @@ def finished(path: Path, key: Callable[[dict], Hashable] = lambda row: str(row["
         if line.strip():
             try:
                 row = json.loads(line)
-                done[key(row)] = row
+                done[row_key(row)] = row
             except (ValueError, KeyError, TypeError, AttributeError):
                 raise foreign(f"line {number}", line) from None
     if tail.strip():
         # our rows are objects written with their newline in one go: text after the last
         # newline is a write cut short, unless it is something else than a row of ours
         try:
-            key(json.loads(tail))
+            row_key(json.loads(tail))
         except ValueError:
             if not tail.lstrip().startswith("{"):
                 raise foreign(f"line {len(lines) + 1}", tail) from None
@@ -158,9 +166,31 @@ def replaceable(path: Path, ours: Callable[[str], bool]) -> Path:
         except UnicodeDecodeError:
             text = ""
         if not ours(text):
-            raise ForeignFileError(f"{path} is not a file this command writes, and it would be replaced: "
-                                   "choose another --output")
+            raise ForeignFileError(
+                f"{path} is not a file this command writes, and it would be replaced: choose another --output"
+            )
     return path
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """The folder of one judge or score run. `ours` names the files the run rewrites
+    whole (its `summary.json` and `summary.md` among them) and says, per file, whether
+    a text already there is one this kind of run wrote."""
+
+    path: Path
+    ours: dict[str, Callable[[str], bool]]
+
+    def claim(self) -> None:
+        """Before any work: every file the run will rewrite is its own or not there yet,
+        else ForeignFileError, and nothing is touched."""
+        for name, check in self.ours.items():
+            replaceable(self.path / name, check)
+
+    def write_summary(self, summary: dict, markdown: str) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        (self.path / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
+        (self.path / "summary.md").write_text(markdown, encoding="utf-8")
 
 
 def sibling(path: Path, kind: str) -> Path:

@@ -1,6 +1,6 @@
 """The PLUG preference loop on the CPU demo model: a smoke run, not a quality claim.
 
-    make demo && python benchmarks/dpo_demo.py [--prompts 40] [--steps 20]
+    make demo && python -m benchmarks.dpo_demo [--prompts 40] [--steps 20]
 
 1. The demo SFT model (`make demo`: SmolLM2-135M with a PLUG LoRA), merged.
 2. Two sampled answers (temperature 0.7, seeds 1 and 2) to the first `--prompts`
@@ -29,14 +29,12 @@ from pathlib import Path
 
 import yaml
 
+from axolotl_plug.args import PlugConfig
+from axolotl_plug.eval.generation import merged_model
+from axolotl_plug.format.langid import identify, share_in_language
+from tests.helpers.engine import FakeEngine
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
-
-from chat_server import ChatServer  # noqa: E402  (tests/chat_server.py)
-
-from axolotl_plug.args import PlugConfig  # noqa: E402
-from axolotl_plug.eval.generation import merged_model  # noqa: E402
-from axolotl_plug.langid import identify, share_in_language  # noqa: E402
 
 
 def rule_judge(body: dict, number: int) -> str:
@@ -58,15 +56,25 @@ def generate(model_dir: Path, records: list[dict], output: Path, config: PlugCon
     from axolotl_plug.eval.generation import generate_file, load_for_generation
 
     model, tokenizer = load_for_generation(model_dir)
-    generate_file(model, tokenizer, records, config, output, output.stem, max_new_tokens=160, batch_size=8,
-                  sampling=Sampling(**sampling), progress=False)
+    generate_file(
+        model,
+        tokenizer,
+        records,
+        config,
+        output,
+        output.stem,
+        max_new_tokens=160,
+        batch_size=8,
+        sampling=Sampling(**sampling),
+        progress=False,
+    )
 
 
 def judge(bench: Path, a: Path, b: Path, out: Path) -> dict:
-    from axolotl_plug.judge.run import run_judge
-    from axolotl_plug.llm_client import ChatClient
+    from axolotl_plug.eval.judge.run import run_judge
+    from axolotl_plug.llm.client import ChatClient
 
-    with ChatServer(rule_judge) as server:
+    with FakeEngine(rule_judge) as server:
         return run_judge(str(bench), a, b, out, ChatClient("rule-judge", server.url), reasks=0, progress=False)
 
 
@@ -80,8 +88,8 @@ def main() -> None:
     os.environ.setdefault("AXOLOTL_DO_NOT_TRACK", "1")
     if not (args.model_dir / "plug.json").is_file():
         sys.exit(f"{args.model_dir}/plug.json not found: run `make demo` first")
+    from axolotl_plug.datagen.prefs import build_prefs
     from axolotl_plug.eval.answers import file_metrics
-    from axolotl_plug.data.prefs import build_prefs
     from axolotl_plug.records import load_instructions, read_records, write_jsonl
 
     config = PlugConfig()  # per-row languages, as the demo was trained
@@ -91,26 +99,49 @@ def main() -> None:
         sft = merged_model(args.model_dir, scratch / "sft")
         train_rows = read_records(REPO / "example_configs/data/demo_train.jsonl")[: args.prompts]
         prompts = scratch / "prompts.jsonl"
-        write_jsonl(prompts, [{"id": i, "instruction": r["instruction"], "lang": r["lang"]} for i, r in enumerate(train_rows)])
+        write_jsonl(
+            prompts, [{"id": i, "instruction": r["instruction"], "lang": r["lang"]} for i, r in enumerate(train_rows)]
+        )
         records = load_instructions(str(prompts))
         for seed in (1, 2):
             generate(sft, records, scratch / f"sample-{seed}.jsonl", config, temperature=0.7, top_p=1.0, seed=seed)
         judge(prompts, scratch / "sample-1.jsonl", scratch / "sample-2.jsonl", scratch / "judged-samples")
-        report = build_prefs(scratch / "sample-1.jsonl", scratch / "sample-2.jsonl", scratch / "judged-samples",
-                             scratch / "prefs.jsonl")
-        print(f"dpo_demo_pairs kept={report['kept']} dropped={json.dumps(report['dropped'])} "
-              f"chosen_chars={report['chosen_mean_chars']:.0f} rejected_chars={report['rejected_mean_chars']:.0f}")
+        report = build_prefs(
+            scratch / "sample-1.jsonl", scratch / "sample-2.jsonl", scratch / "judged-samples", scratch / "prefs.jsonl"
+        )
+        print(
+            f"dpo_demo_pairs kept={report['kept']} dropped={json.dumps(report['dropped'])} "
+            f"chosen_chars={report['chosen_mean_chars']:.0f} rejected_chars={report['rejected_mean_chars']:.0f}"
+        )
 
         cfg = yaml.safe_load((REPO / "example_configs/plug_demo.yml").read_text(encoding="utf-8"))
-        cfg.update({"base_model": str(sft), "rl": "dpo", "rl_beta": 0.1, "datasets": [{"path": str(scratch / "prefs.jsonl"), "type": "plug"}],
-                    "dataset_prepared_path": str(scratch / "prepared"), "output_dir": str(scratch / "dpo"),
-                    "max_steps": args.steps, "micro_batch_size": 2, "learning_rate": 5e-5, "val_set_size": 0,
-                    "eval_strategy": "no", "warmup_steps": 2, "logging_steps": 1})
+        cfg.update(
+            {
+                "base_model": str(sft),
+                "rl": "dpo",
+                "rl_beta": 0.1,
+                "datasets": [{"path": str(scratch / "prefs.jsonl"), "type": "plug"}],
+                "dataset_prepared_path": str(scratch / "prepared"),
+                "output_dir": str(scratch / "dpo"),
+                "max_steps": args.steps,
+                "micro_batch_size": 2,
+                "learning_rate": 5e-5,
+                "val_set_size": 0,
+                "eval_strategy": "no",
+                "warmup_steps": 2,
+                "logging_steps": 1,
+            }
+        )
         cfg["plug"].pop("eval", None)
         (scratch / "dpo.yml").write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
         env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
-        result = subprocess.run([str(Path(sys.executable).parent / "axolotl"), "train", str(scratch / "dpo.yml")],
-                                cwd=REPO, env=env, capture_output=True, text=True)
+        result = subprocess.run(
+            [str(Path(sys.executable).parent / "axolotl"), "train", str(scratch / "dpo.yml")],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         if result.returncode:
             sys.exit(result.stdout[-3000:] + result.stderr[-3000:])
         losses = [float(v) for v in re.findall(r"'loss': '([-\d.e]+)'", result.stdout + result.stderr)]
@@ -119,15 +150,23 @@ def main() -> None:
         heldout = load_instructions(str(REPO / "example_configs/data/demo_heldout.jsonl"))
         generate(sft, heldout, scratch / "sft.jsonl", config)
         generate(scratch / "dpo", heldout, scratch / "sft-dpo.jsonl", config)
-        summary = judge(REPO / "example_configs/data/demo_heldout.jsonl", scratch / "sft-dpo.jsonl",
-                        scratch / "sft.jsonl", scratch / "judged-heldout")
+        summary = judge(
+            REPO / "example_configs/data/demo_heldout.jsonl",
+            scratch / "sft-dpo.jsonl",
+            scratch / "sft.jsonl",
+            scratch / "judged-heldout",
+        )
         n = summary["n"]
-        print(f"dpo_demo_heldout n={n} sft_dpo_wins={summary['a']['win_rate']:.3f} ties={summary['ties'] / n:.3f} "
-              f"sft_wins={summary['b']['win_rate']:.3f} errors={summary['errors']}")
+        print(
+            f"dpo_demo_heldout n={n} sft_dpo_wins={summary['a']['win_rate']:.3f} ties={summary['ties'] / n:.3f} "
+            f"sft_wins={summary['b']['win_rate']:.3f} errors={summary['errors']}"
+        )
         for name in ("sft", "sft-dpo"):
             metrics = file_metrics(scratch / f"{name}.jsonl", config)
-            print(f"dpo_demo_metrics model={name} format_ok={metrics['plug/format_ok']:.3f} "
-                  f"target_lang_ok={metrics['plug/target_lang_ok']:.3f}")
+            print(
+                f"dpo_demo_metrics model={name} format_ok={metrics['plug/format_ok']:.3f} "
+                f"target_lang_ok={metrics['plug/target_lang_ok']:.3f}"
+            )
     print(f"dpo_demo_seconds={time.perf_counter() - start:.0f}")
 
 

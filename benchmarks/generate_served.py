@@ -1,7 +1,7 @@
 """Served generation speed: `generate --base-url` against a loopback server that takes
 100 ms per answer, 805 prompts (X-AlpacaEval's size) at concurrency 16.
 
-    python benchmarks/generate_served.py [--prompts 805] [--concurrency 16] [--latency 0.1]
+    python -m benchmarks.generate_served [--prompts 805] [--concurrency 16] [--latency 0.1]
 
 The ideal is prompts x latency / concurrency seconds; the last line is
 `ratio_to_ideal=X`, measured time over the ideal, timed from the first request (after
@@ -32,9 +32,17 @@ def slow_server(latency: float) -> ThreadingHTTPServer:
         def do_POST(self):
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
             time.sleep(latency)
-            body = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "m",
-                               "choices": [{"index": 0, "finish_reason": "stop",
-                                            "message": {"role": "assistant", "content": ANSWER}}]}).encode()
+            body = json.dumps(
+                {
+                    "id": "x",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": "m",
+                    "choices": [
+                        {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": ANSWER}}
+                    ],
+                }
+            ).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -56,7 +64,7 @@ def main() -> None:
 
     from axolotl_plug.args import PlugConfig
     from axolotl_plug.eval.served import generate_served
-    from axolotl_plug.llm_client import ChatClient
+    from axolotl_plug.llm.client import ChatClient
 
     server = slow_server(args.latency)
     client = ChatClient("m", f"http://127.0.0.1:{server.server_address[1]}/v1", api_key_env="PLUG_BENCH_NO_KEY")
@@ -64,14 +72,24 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         output = Path(scratch) / "answers.jsonl"
         start = time.perf_counter()
-        generate_served(client, records, PlugConfig(target_language="zh"), output, "bench", max_new_tokens=64,
-                        concurrency=args.concurrency, progress=False)
+        generate_served(
+            client,
+            records,
+            PlugConfig(target_language="zh"),
+            output,
+            "bench",
+            max_new_tokens=64,
+            concurrency=args.concurrency,
+            progress=False,
+        )
         elapsed = time.perf_counter() - start
         lines = len(output.read_text(encoding="utf-8").splitlines())
     client.close()
     server.shutdown()
     ideal = args.prompts * args.latency / args.concurrency
-    print(f"{lines} answers in {elapsed:.2f} s; ideal {ideal:.2f} s ({args.prompts} x {args.latency} s / {args.concurrency})")
+    print(
+        f"{lines} answers in {elapsed:.2f} s; ideal {ideal:.2f} s ({args.prompts} x {args.latency} s / {args.concurrency})"
+    )
     print(f"ratio_to_ideal={elapsed / ideal:.2f}")
 
 

@@ -1,7 +1,7 @@
 """Preprocessing speed: axolotl's stock chat_template strategy vs the PLUG dataset type
 vs one plain tokenizer pass over the rendered text, on the same rows, in one process.
 
-    python benchmarks/preprocess.py [--rows N] [--model DIR]
+    python -m benchmarks.preprocess [--rows N] [--model DIR]
 
 Rows are the bundled demo rows (zh, ko, it, es) with their answers lengthened to about
 400 tokens, rendered with SmolLM2's ChatML template. One tokenizer thread throughout, so
@@ -71,9 +71,9 @@ def seconds_per_100_samples(model_dir: str, samples: int) -> float:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from axolotl_plug.args import PlugConfig, PlugEvalConfig
-    from axolotl_plug.records import load_instructions
     from axolotl_plug.eval.generation import generate_answers
-    from axolotl_plug.dataset.layout import prompt_messages
+    from axolotl_plug.format.prompt import prompt_messages
+    from axolotl_plug.records import load_instructions
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir)
@@ -82,7 +82,11 @@ def seconds_per_100_samples(model_dir: str, samples: int) -> float:
     prompts = (prompts * (samples // len(prompts) + 1))[:samples]
     defaults = PlugEvalConfig()
     start = time.perf_counter()
-    list(generate_answers(model, tokenizer, prompts, max_new_tokens=defaults.max_new_tokens, batch_size=defaults.batch_size))
+    list(
+        generate_answers(
+            model, tokenizer, prompts, max_new_tokens=defaults.max_new_tokens, batch_size=defaults.batch_size
+        )
+    )
     return (time.perf_counter() - start) / samples * 100
 
 
@@ -97,9 +101,9 @@ def main() -> None:
     from axolotl.utils.dict import DictDefault
     from transformers import AutoTokenizer
 
-    from axolotl_plug.demo import convert_demo_model
     from axolotl_plug.dataset.layout import build_conversation
     from axolotl_plug.dataset.strategy import PlugStrategy
+    from axolotl_plug.demo import convert_demo_model
 
     tokenizer = AutoTokenizer.from_pretrained(convert_demo_model(args.model))
     cfg = DictDefault({"plugins": ["axolotl_plug.PlugPlugin"], "plug": {"pivot_language": "en"}, "sequence_len": 4096})
@@ -108,7 +112,9 @@ def main() -> None:
     rows = build_rows(args.rows)
     conversations = [build_conversation(row, ours.config, ours.layout) for row in rows]
     texts = [tokenizer.apply_chat_template(c.messages, tokenize=False) for c in conversations]
-    tokens = sum(len(ids) for ids in tokenizer(texts[:500], add_special_tokens=False)["input_ids"]) / min(500, len(texts))
+    tokens = sum(len(ids) for ids in tokenizer(texts[:500], add_special_tokens=False)["input_ids"]) / min(
+        500, len(texts)
+    )
     print(f"{len(rows)} rows, about {tokens:.0f} tokens each, tokenizer {Path(args.model).name}")
 
     def stock_labels(batch):  # as axolotl's TokenizedPromptDataset calls it
@@ -123,11 +129,14 @@ def main() -> None:
     # again. Freeze them out of its sight, as Arrow is.
     gc.collect()
     gc.freeze()
-    rates = race(len(rows), {
-        "stock chat_template": lambda: [stock_labels(batch) for _, batch in batches(conversations)],
-        "PLUG dataset type": lambda: [ours_labels(lo, batch) for lo, batch in batches(rows)],
-        "plain tokenizer pass": lambda: [tokenizer(batch, add_special_tokens=False) for _, batch in batches(texts)],
-    })
+    rates = race(
+        len(rows),
+        {
+            "stock chat_template": lambda: [stock_labels(batch) for _, batch in batches(conversations)],
+            "PLUG dataset type": lambda: [ours_labels(lo, batch) for lo, batch in batches(rows)],
+            "plain tokenizer pass": lambda: [tokenizer(batch, add_special_tokens=False) for _, batch in batches(texts)],
+        },
+    )
     gc.unfreeze()
 
     same = 0
@@ -135,8 +144,10 @@ def main() -> None:
         same += sum(a == b for a, b in zip(ours_labels(lo, batch), stock_labels(conversation_batch)))
     print(f"label parity with stock: {same}/{len(rows)} rows identical")
     if args.gen_samples:
-        print(f"generation: {seconds_per_100_samples(args.model, args.gen_samples):.1f} s per 100 samples "
-              "(demo model, greedy, with the evaluation callback's default batch size and max_new_tokens)")
+        print(
+            f"generation: {seconds_per_100_samples(args.model, args.gen_samples):.1f} s per 100 samples "
+            "(demo model, greedy, with the evaluation callback's default batch size and max_new_tokens)"
+        )
     stock_rate, ours_rate, plain_rate = rates.values()
     print(f"ratio_vs_stock={ours_rate / stock_rate:.2f} ratio_vs_plain={ours_rate / plain_rate:.2f}")
 

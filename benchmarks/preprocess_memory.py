@@ -1,6 +1,6 @@
 """Peak memory of `axolotl preprocess` on many PLUG rows (target: under 4 GB).
 
-    python benchmarks/preprocess_memory.py [--rows 200000] [--num-proc 2] [--stock]
+    python -m benchmarks.preprocess_memory [--rows 200000] [--num-proc 2] [--stock]
 
 Writes ROWS mixed-language PLUG rows (the demo rows, answers lengthened) to a JSONL file,
 runs the real `axolotl preprocess` on the demo model's tokenizer with
@@ -25,9 +25,9 @@ from pathlib import Path
 import psutil
 import yaml
 
+from benchmarks.preprocess import build_rows
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "benchmarks"))
-from preprocess import build_rows  # noqa: E402
 
 
 def tree_memory(process: psutil.Process) -> tuple[int, int, int]:
@@ -52,12 +52,14 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--num-proc", type=int, default=2)
     parser.add_argument("--model", default=str(REPO / "models/smollm2-135m-instruct"))
-    parser.add_argument("--stock", action="store_true", help="Use axolotl's chat_template type on the same conversations.")
+    parser.add_argument(
+        "--stock", action="store_true", help="Use axolotl's chat_template type on the same conversations."
+    )
     args = parser.parse_args()
 
     from axolotl_plug.args import PlugConfig
-    from axolotl_plug.demo import convert_demo_model
     from axolotl_plug.dataset.layout import build_conversation
+    from axolotl_plug.demo import convert_demo_model
 
     convert_demo_model(args.model)
     with tempfile.TemporaryDirectory() as tmp:
@@ -68,8 +70,11 @@ def main() -> None:
                 if args.stock:
                     row = {"messages": build_conversation(row, PlugConfig()).messages}
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-        dataset = {"path": str(data), "type": "chat_template", "field_messages": "messages"} if args.stock else {
-            "path": str(data), "type": "plug"}
+        dataset = (
+            {"path": str(data), "type": "chat_template", "field_messages": "messages"}
+            if args.stock
+            else {"path": str(data), "type": "plug"}
+        )
         config = {
             "base_model": args.model,
             "plugins": ["axolotl_plug.PlugPlugin"],
@@ -90,11 +95,19 @@ def main() -> None:
         }
         path = tmp / "cfg.yml"
         path.write_text(yaml.safe_dump(config))
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "AXOLOTL_DO_NOT_TRACK": "1",
-               "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+        env = {
+            **os.environ,
+            "HF_HUB_OFFLINE": "1",
+            "AXOLOTL_DO_NOT_TRACK": "1",
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
         start = time.monotonic()
-        child = subprocess.Popen([str(Path(sys.executable).parent / "axolotl"), "preprocess", str(path)],
-                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        child = subprocess.Popen(
+            [str(Path(sys.executable).parent / "axolotl"), "preprocess", str(path)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         root = psutil.Process(child.pid)
         peak_pss = peak_rss = peak_max = 0
         while child.poll() is None:
@@ -106,12 +119,16 @@ def main() -> None:
             raise SystemExit(f"axolotl preprocess failed with exit code {child.returncode}")
         prepared = sum(f.stat().st_size for f in (tmp / "prepared").rglob("*") if f.is_file())
     gib = 1024**3
-    print(f"{args.rows} rows, {'stock chat_template' if args.stock else 'PLUG'} type, "
-          f"dataset_num_proc {args.num_proc}: preprocess took {seconds:.0f} s, "
-          f"prepared dataset {prepared / gib:.2f} GiB")
-    print(f"peak memory of the process tree: {peak_pss / gib:.2f} GiB PSS (shared pages counted once); "
-          f"{peak_rss / gib:.2f} GiB summed RSS (shared pages counted per process); "
-          f"largest single process {peak_max / gib:.2f} GiB RSS")
+    print(
+        f"{args.rows} rows, {'stock chat_template' if args.stock else 'PLUG'} type, "
+        f"dataset_num_proc {args.num_proc}: preprocess took {seconds:.0f} s, "
+        f"prepared dataset {prepared / gib:.2f} GiB"
+    )
+    print(
+        f"peak memory of the process tree: {peak_pss / gib:.2f} GiB PSS (shared pages counted once); "
+        f"{peak_rss / gib:.2f} GiB summed RSS (shared pages counted per process); "
+        f"largest single process {peak_max / gib:.2f} GiB RSS"
+    )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """`axolotl plug serve` under load and abuse, against a loopback engine that streams
 instantly.
 
-    python benchmarks/serve_load.py [--clients 64] [--requests 2000]
+    python -m benchmarks.serve_load [--clients 64] [--requests 2000]
 
 The engine (asyncio, in a process of its own) answers each request with a PLUG answer of its
 own, chosen by the request's number, 4 characters per SSE chunk, each chunk stamped
@@ -29,21 +29,18 @@ import asyncio
 import json
 import multiprocessing
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
+from axolotl_plug.args import PlugConfig
+from axolotl_plug.format.answer import extract
+from axolotl_plug.serving.settings import write_settings
+from tests.helpers.servers import plug_serve
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
-
-from serving import plug_serve  # noqa: E402  (tests/serving.py)
-
-from axolotl_plug.args import PlugConfig  # noqa: E402
-from axolotl_plug.sections import extract  # noqa: E402
-from axolotl_plug.serving.settings import write_settings  # noqa: E402
 
 WORDS = ["river", "lamp", "orbit", "cedar", "violet", "harbor", "quartz", "meadow"]
 HANZI = "山水花鸟风云日月星辰春夏秋冬"
@@ -75,12 +72,19 @@ class Engine:
                 head = await reader.readuntil(b"\r\n\r\n")
                 if head.startswith(b"GET /status"):
                     status = json.dumps({"open_requests": self.open_requests, "closed_at": self.closed_at}).encode()
-                    writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: "
-                                 + str(len(status)).encode() + b"\r\n\r\n" + status)
+                    writer.write(
+                        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: "
+                        + str(len(status)).encode()
+                        + b"\r\n\r\n"
+                        + status
+                    )
                     await writer.drain()
                     continue
-                length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                              if line.lower().startswith(b"content-length:"))
+                length = next(
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
                 body = json.loads(await reader.readexactly(length))
                 how, number = body["messages"][-1]["content"].split(":")
                 self.open_requests += 1
@@ -101,8 +105,13 @@ class Engine:
         gone = asyncio.ensure_future(reader.read(1)) if slow else None  # b"" when the client closes
         try:
             for start in range(0, len(text), 4):
-                self.event(writer, {"choices": [{"index": 0, "delta": {"content": text[start:start + 4]},
-                                                 "finish_reason": None}], "t_sent": time.monotonic_ns()})
+                self.event(
+                    writer,
+                    {
+                        "choices": [{"index": 0, "delta": {"content": text[start : start + 4]}, "finish_reason": None}],
+                        "t_sent": time.monotonic_ns(),
+                    },
+                )
                 await writer.drain()
                 if slow:
                     done, _ = await asyncio.wait({gone}, timeout=0.02)
@@ -135,11 +144,22 @@ class Engine:
         writer.write(f"{len(payload):x}\r\n".encode() + payload + b"\r\n")
 
 
-async def one_request(client: httpx.AsyncClient, url: str, number: int, delays: list[float], proxied: bool = True,
-                      hang_up: bool = False, slow: bool = False) -> tuple[str, float | None]:
+async def one_request(
+    client: httpx.AsyncClient,
+    url: str,
+    number: int,
+    delays: list[float],
+    proxied: bool = True,
+    hang_up: bool = False,
+    slow: bool = False,
+) -> tuple[str, float | None]:
     """Stream one answer; return its content (and, for a hang-up, when the client left)."""
-    body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": f"{'slow' if slow else 'load'}:{number}"}],
-            "x_plug": {"target_language": "zh"}}
+    body = {
+        "model": "m",
+        "stream": True,
+        "messages": [{"role": "user", "content": f"{'slow' if slow else 'load'}:{number}"}],
+        "x_plug": {"target_language": "zh"},
+    }
     content = []
     async with client.stream("POST", f"{url}/chat/completions", json=body) as response:
         async for line in response.aiter_lines():
@@ -162,7 +182,9 @@ def expected(number: int, proxied: bool) -> str:
     return extract(answer_for(number), "zh").target if proxied else answer_for(number)
 
 
-async def load(url: str, clients: int, requests: int, proxied: bool, on_progress=None) -> tuple[int, list[float], float]:
+async def load(
+    url: str, clients: int, requests: int, proxied: bool, on_progress=None
+) -> tuple[int, list[float], float]:
     """`requests` streamed requests from `clients` concurrent clients; (wrong answers,
     chunk delays in ms, seconds)."""
     queue = iter(range(requests))
@@ -234,8 +256,10 @@ async def hang_ups(engine_url: str, url: str, clients: int) -> None:
         status = (await http.get(engine_url.removesuffix("/v1") + "/status")).json()
     closed_at = {int(n): t for n, t in status["closed_at"].items()}  # the same monotonic clock, another process
     lags = [(closed_at[n] - t) * 1000 for n, t in left.items() if n in closed_at]
-    print(f"hang_ups clients={clients} hung_up={len(left)} engine_closed={len(lags)} "
-          f"close_ms p50={percentile(lags, 0.5):.1f} max={max(lags):.1f} (target: every one under 100 ms)")
+    print(
+        f"hang_ups clients={clients} hung_up={len(left)} engine_closed={len(lags)} "
+        f"close_ms p50={percentile(lags, 0.5):.1f} max={max(lags):.1f} (target: every one under 100 ms)"
+    )
     print(f"engine_requests_open_after={status['open_requests']} (target: 0)")
 
 
@@ -257,20 +281,30 @@ async def main_async(args, engine_url: str) -> None:
                     memory[done] = rss_mb(pid)
 
             wrong, through, seconds = await load(url, args.clients, args.requests, True, progress)
-            print(f"cross_talk clients={args.clients} requests={args.requests} wrong_answers={wrong} "
-                  f"requests_per_s={args.requests / seconds:.0f} (target: 0 wrong)")
+            print(
+                f"cross_talk clients={args.clients} requests={args.requests} wrong_answers={wrong} "
+                f"requests_per_s={args.requests / seconds:.0f} (target: 0 wrong)"
+            )
             wrong_direct, direct, _ = await load(engine_url, args.clients, args.requests, False)
             assert wrong_direct == 0
             for name, values in (("direct", direct), ("through_proxy", through)):
-                print(f"{name}_chunk_delay_ms p50={percentile(values, 0.5):.3f} p99={percentile(values, 0.99):.3f} "
-                      f"n={len(values)}")
-            print(f"proxy_added_ms_at_{args.clients}_clients p50={percentile(through, 0.5) - percentile(direct, 0.5):.3f} "
-                  f"p99={percentile(through, 0.99) - percentile(direct, 0.99):.3f}")
-            print(f"proxy_rss_mb after_200={memory[200]:.1f} after_{args.requests}={memory[args.requests]:.1f} "
-                  f"growth={memory[args.requests] - memory[200]:.1f} (target: under 20)")
+                print(
+                    f"{name}_chunk_delay_ms p50={percentile(values, 0.5):.3f} p99={percentile(values, 0.99):.3f} "
+                    f"n={len(values)}"
+                )
+            print(
+                f"proxy_added_ms_at_{args.clients}_clients p50={percentile(through, 0.5) - percentile(direct, 0.5):.3f} "
+                f"p99={percentile(through, 0.99) - percentile(direct, 0.99):.3f}"
+            )
+            print(
+                f"proxy_rss_mb after_200={memory[200]:.1f} after_{args.requests}={memory[args.requests]:.1f} "
+                f"growth={memory[args.requests] - memory[200]:.1f} (target: under 20)"
+            )
             await hang_ups(engine_url, url, args.clients)
-            print(f"proxy_sockets before={sockets_before} after={sockets(pid)} "
-                  "(keep-alive connections to the engine are pooled, up to 64)")
+            print(
+                f"proxy_sockets before={sockets_before} after={sockets(pid)} "
+                "(keep-alive connections to the engine are pooled, up to 64)"
+            )
         finally:
             await loop.run_in_executor(None, manager.__exit__, None, None, None)
 

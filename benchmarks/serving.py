@@ -1,6 +1,6 @@
 """What PLUG costs at inference, measured through `axolotl plug serve`.
 
-    make demo && python benchmarks/serving.py [--model-dir outputs/demo/model] [--max-tokens 256]
+    make demo && python -m benchmarks.serving [--model-dir outputs/demo/model] [--max-tokens 256]
     [--baseline-dir outputs/demo-monolingual/model]
 
 1. `transformers serve` (CPU) runs the demo model that `make demo` trained (its LoRA
@@ -33,13 +33,11 @@ from pathlib import Path
 
 import httpx
 
+from axolotl_plug.eval.generation import merged_model
+from tests.helpers.engine import FakeEngine
+from tests.helpers.servers import plug_serve, transformers_serve
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
-
-from serving import plug_serve, transformers_serve  # noqa: E402  (tests/serving.py)
-from sse_server import ScriptedEngine  # noqa: E402  (tests/sse_server.py)
-
-from axolotl_plug.eval.generation import merged_model  # noqa: E402
 
 
 def stream_times(url: str, body: dict) -> dict:
@@ -72,19 +70,27 @@ def answer_all(served: Path, records: list[dict], settings: dict, scratch: Path,
     with transformers_serve(served, scratch) as engine:
         with plug_serve(engine, "--model-dir", str(served)) if proxied else nullcontext(engine) as url:
             for record in records:
-                body = {"model": str(served), "messages": [{"role": "user", "content": record["instruction"]}], **settings}
+                body = {
+                    "model": str(served),
+                    "messages": [{"role": "user", "content": record["instruction"]}],
+                    **settings,
+                }
                 if proxied:
                     body["x_plug"] = {"target_language": record["lang"], "show_pivot": True}
                 rows.append(stream_times(url, body))
     return rows
 
 
-def model_costs(model_dir: Path, baseline_dir: Path | None, base_dir: Path, records: list[dict], max_tokens: int,
-                scratch: Path) -> None:
+def model_costs(
+    model_dir: Path, baseline_dir: Path | None, base_dir: Path, records: list[dict], max_tokens: int, scratch: Path
+) -> None:
     settings = {"temperature": 0.0, "max_tokens": max_tokens, "stream": True}
     plug_rows = answer_all(merged_model(model_dir, scratch / "plug"), records, settings, scratch, proxied=True)
     if baseline_dir is not None:
-        baseline, name = answer_all(merged_model(baseline_dir, scratch / "baseline"), records, settings, scratch, True), "monolingual"
+        baseline, name = (
+            answer_all(merged_model(baseline_dir, scratch / "baseline"), records, settings, scratch, True),
+            "monolingual",
+        )
     else:
         baseline, name = answer_all(base_dir, records, settings, scratch, proxied=False), "untrained"
 
@@ -99,22 +105,34 @@ def model_costs(model_dir: Path, baseline_dir: Path | None, base_dir: Path, reco
     plug_tokens, base_tokens = [generated(r) for r in plug_rows], [generated(r) for r in baseline]
     statuses = [r["x_plug"]["status"] for r in plug_rows]
     print(f"prompts={len(records)} max_tokens={max_tokens} engine=transformers-serve-cpu baseline={name}")
-    print(f"plug_ttft_median_s={median(plug_rows, 'first')} plug_first_target_token_median_s={median(plug_rows, 'first_target')} "
-          f"{name}_ttft_median_s={median(baseline, 'first')}")
-    print(f"plug_answers_with_target={sum(r['first_target'] is not None for r in plug_rows)}/{len(plug_rows)} "
-          f"status_ok={statuses.count('ok')}")
-    print(f"mean_generated_tokens plug={statistics.mean(plug_tokens):.1f} {name}={statistics.mean(base_tokens):.1f} "
-          f"ratio={statistics.mean(plug_tokens) / statistics.mean(base_tokens):.2f} "
-          f"(cut at max_tokens: plug {sum(t >= max_tokens for t in plug_tokens)}, {name} {sum(t >= max_tokens for t in base_tokens)})")
-    print(f"plug_mean_tokens pivot={statistics.mean(r['x_plug']['pivot_tokens'] for r in plug_rows):.1f} "
-          f"target={statistics.mean(r['x_plug']['target_tokens'] for r in plug_rows):.1f} (headers in neither)")
+    print(
+        f"plug_ttft_median_s={median(plug_rows, 'first')} plug_first_target_token_median_s={median(plug_rows, 'first_target')} "
+        f"{name}_ttft_median_s={median(baseline, 'first')}"
+    )
+    print(
+        f"plug_answers_with_target={sum(r['first_target'] is not None for r in plug_rows)}/{len(plug_rows)} "
+        f"status_ok={statuses.count('ok')}"
+    )
+    print(
+        f"mean_generated_tokens plug={statistics.mean(plug_tokens):.1f} {name}={statistics.mean(base_tokens):.1f} "
+        f"ratio={statistics.mean(plug_tokens) / statistics.mean(base_tokens):.2f} "
+        f"(cut at max_tokens: plug {sum(t >= max_tokens for t in plug_tokens)}, {name} {sum(t >= max_tokens for t in base_tokens)})"
+    )
+    print(
+        f"plug_mean_tokens pivot={statistics.mean(r['x_plug']['pivot_tokens'] for r in plug_rows):.1f} "
+        f"target={statistics.mean(r['x_plug']['target_tokens'] for r in plug_rows):.1f} (headers in neither)"
+    )
 
 
 def delays(url: str, chunks: int) -> list[float]:
     """Milliseconds from each chunk's send (t_sent) to its arrival here."""
     out = []
-    body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": f"paced:{chunks}"}],
-            "x_plug": {"target_language": "zh"}}
+    body = {
+        "model": "m",
+        "stream": True,
+        "messages": [{"role": "user", "content": f"paced:{chunks}"}],
+        "x_plug": {"target_language": "zh"},
+    }
     with httpx.stream("POST", f"{url}/chat/completions", json=body, timeout=60) as response:
         for line in response.iter_lines():
             arrived = time.monotonic_ns()
@@ -131,40 +149,50 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def proxy_latency(model_dir: Path, chunks: int, rounds: int) -> None:
-    with ScriptedEngine() as engine, plug_serve(engine.url, "--model-dir", str(model_dir)) as proxy:
+    with FakeEngine() as engine, plug_serve(engine.url, "--model-dir", str(model_dir)) as proxy:
         direct, through = [], []
         delays(proxy, 100)  # warm-up: connections, first imports
         for _ in range(rounds):  # alternate, so both see the same machine state
             direct += delays(engine.url, chunks)
             through += delays(proxy, chunks)
     for name, values in (("direct", direct), ("through_proxy", through)):
-        print(f"{name}_chunk_delay_ms p50={percentile(values, 0.5):.3f} p99={percentile(values, 0.99):.3f} n={len(values)}")
-    print(f"proxy_added_ms p50={percentile(through, 0.5) - percentile(direct, 0.5):.3f} "
-          f"p99={percentile(through, 0.99) - percentile(direct, 0.99):.3f}")
+        print(
+            f"{name}_chunk_delay_ms p50={percentile(values, 0.5):.3f} p99={percentile(values, 0.99):.3f} n={len(values)}"
+        )
+    print(
+        f"proxy_added_ms p50={percentile(through, 0.5) - percentile(direct, 0.5):.3f} "
+        f"p99={percentile(through, 0.99) - percentile(direct, 0.99):.3f}"
+    )
 
 
 def splitter_cost() -> None:
     """The splitter's time per delta on a long answer (30,000 characters, 4 per delta):
     the part of the proxy's work that grows with the answer."""
-    from axolotl_plug.serving.split import Splitter
+    from axolotl_plug.format.answer import AnswerFormat
 
     text = "English instruction:\nQ\n\nEnglish response:\n" + "word " * 3000 + "\n\n中文回复：\n" + "字" * 15000
-    splitter, times = Splitter("zh"), []
+    splitter, times = AnswerFormat.of("zh").splitter(), []
     for i in range(0, len(text), 4):
         start = time.perf_counter()
         splitter.feed(text[i : i + 4])
         times.append((time.perf_counter() - start) * 1e3)
     splitter.close()
-    print(f"splitter_ms_per_delta chars={len(text)} p50={percentile(times, 0.5):.4f} p99={percentile(times, 0.99):.4f} "
-          f"max={max(times):.3f}")
+    print(
+        f"splitter_ms_per_delta chars={len(text)} p50={percentile(times, 0.5):.4f} p99={percentile(times, 0.99):.4f} "
+        f"max={max(times):.3f}"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model-dir", type=Path, default=REPO / "outputs/demo/model")
-    parser.add_argument("--baseline-dir", type=Path, default=REPO / "outputs/demo-monolingual/model",
-                        help="A `mode: monolingual` model (example_configs/plug_demo_monolingual.yml); "
-                             "if missing, the untrained base model is the baseline.")
+    parser.add_argument(
+        "--baseline-dir",
+        type=Path,
+        default=REPO / "outputs/demo-monolingual/model",
+        help="A `mode: monolingual` model (example_configs/plug_demo_monolingual.yml); "
+        "if missing, the untrained base model is the baseline.",
+    )
     parser.add_argument("--base-model", type=Path, default=REPO / "models/smollm2-135m-instruct")
     parser.add_argument("--heldout", type=Path, default=REPO / "example_configs/data/demo_heldout.jsonl")
     parser.add_argument("--max-tokens", type=int, default=256)

@@ -7,9 +7,9 @@ import json
 import pytest
 import yaml
 
-from chat_server import plug_command, plug_in_process
-from conftest import ROWS, cpu_config, write_jsonl
-from test_train_and_configs import run_axolotl
+from tests.helpers.commands import plug_command, plug_in_process, run_axolotl
+from tests.helpers.models import cpu_config
+from tests.helpers.rows import ROWS, write_jsonl
 
 
 def write_config(tmp_path, cfg) -> str:
@@ -41,10 +41,12 @@ def test_audit_fails_on_untrained_header_and_bad_rows(tiny_model_dir, tmp_path):
     # first token, which straddles the masked/trained boundary and stays masked: the
     # model would never learn to write the header. The audit must catch it.
     layout = tmp_path / "glued.jinja"
-    layout.write_text("{{ pivot_response_header }} {{ pivot_response }} {{ target_response_header }} {{ target_response }}")
+    layout.write_text(
+        "{{ pivot_response_header }} {{ pivot_response }} {{ target_response_header }} {{ target_response }}"
+    )
     rows = [ROWS[2], dict(ROWS[2], response="")]  # Italian: " R" is one token here
     data = write_jsonl(tmp_path / "rows.jsonl", rows)
-    plug = {"include_pivot_instruction": False, "train_on_pivot": False, "response_template": str(layout)}
+    plug = {"include_pivot_instruction": False, "train_on_pivot": False, "answer_template": str(layout)}
     result = plug_in_process("audit", write_config(tmp_path, cpu_config(tiny_model_dir, tmp_path, data, plug)))
     assert result.returncode == 1
     assert "rows in: 2  kept: 1  dropped: 1 (1 response: empty)" in result.stdout
@@ -52,18 +54,31 @@ def test_audit_fails_on_untrained_header_and_bad_rows(tiny_model_dir, tmp_path):
 
 
 def test_layout_missing_a_variable_fails_at_start(tiny_model_dir, tmp_path):
-    from conftest import tokenize_with_axolotl
+    from tests.helpers.models import tokenize_with_axolotl
 
     layout = tmp_path / "forgetful.jinja"
     layout.write_text("{{ pivot_response_header }} {{ pivot_response }}\n{{ target_response }}")
     data = write_jsonl(tmp_path / "rows.jsonl", ROWS[:1])
-    plug = {"target_language": "zh", "include_pivot_instruction": False, "response_template": str(layout)}
+    plug = {"target_language": "zh", "include_pivot_instruction": False, "answer_template": str(layout)}
     with pytest.raises(ValueError, match=r"forgetful.jinja does not insert \{\{ target_response_header \}\}"):
         tokenize_with_axolotl(cpu_config(tiny_model_dir, tmp_path, data, plug))
 
 
-EVERY_COMMAND = ["audit", "chat", "data build", "data prefs", "data translate", "demo", "demo-model", "generate", "judge", "report",
-                 "score svamp", "score truthfulqa", "serve"]
+EVERY_COMMAND = [
+    "audit",
+    "chat",
+    "data build",
+    "data prefs",
+    "data translate",
+    "demo",
+    "demo-model",
+    "generate",
+    "judge",
+    "report",
+    "score svamp",
+    "score truthfulqa",
+    "serve",
+]
 
 
 def test_every_command_has_help_that_says_what_it_does():
@@ -120,9 +135,12 @@ def test_demo_model_conversion_fixes_end_of_turn(tmp_path):
     config = json.loads((tmp_path / "smol" / "config.json").read_text())
     assert config["model_type"] == "llama"
     prompt = tokenizer.apply_chat_template(
-        [{"role": "user", "content": "What is the capital of France?"}], add_generation_prompt=True, return_dict=True, return_tensors="pt"
+        [{"role": "user", "content": "What is the capital of France?"}],
+        add_generation_prompt=True,
+        return_dict=True,
+        return_tensors="pt",
     )
     output = model.generate(**prompt, max_new_tokens=40, do_sample=False)[0]
-    new = output[prompt["input_ids"].shape[1]:].tolist()
+    new = output[prompt["input_ids"].shape[1] :].tolist()
     assert new[-1] == im_end  # it stops by itself
     assert "Paris" in tokenizer.decode(new, skip_special_tokens=True)

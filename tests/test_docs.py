@@ -14,7 +14,8 @@ PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 
 def test_config_reference_is_current():
     assert (REPO / "docs" / "config.md").read_text(encoding="utf-8") == reference_markdown(), (
-        "docs/config.md is stale: run `make docs`")
+        "docs/config.md is stale: run `make docs`"
+    )
 
 
 def test_the_config_reference_has_every_key():
@@ -47,3 +48,13 @@ def test_every_link_goes_somewhere():
 
 def test_readme_stays_short():
     assert len((REPO / "README.md").read_text(encoding="utf-8").splitlines()) <= 200
+
+
+def test_the_module_map_names_every_module_and_no_other():
+    text = (REPO / "docs" / "development.md").read_text(encoding="utf-8")
+    section = text[text.index("## How the package is laid out") :]
+    named = {name for name in re.findall(r"`([\w/]+\.py)`", section) if not name.startswith("tests/")}
+    package = REPO / "axolotl_plug"
+    modules = {path.relative_to(package).as_posix() for path in package.rglob("*.py")}
+    assert modules - named == set(), "docs/development.md: the module map misses these"
+    assert named - modules == set(), "docs/development.md: the module map names modules that do not exist"

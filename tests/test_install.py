@@ -14,7 +14,7 @@ from importlib import metadata
 
 from packaging.requirements import Requirement
 
-from conftest import REPO
+from tests.helpers.rows import REPO
 
 STACK = ("axolotl", "transformers", "torch", "peft", "datasets", "trl", "accelerate", "tokenizers")
 
@@ -23,12 +23,26 @@ def test_pip_would_change_nothing_of_the_stack():
     # --no-index: pip must resolve every requirement from what is installed, so any
     # upgrade or downgrade it wanted would fail here with the requirement's name
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--dry-run", "--no-index", "--no-build-isolation",
-         "--quiet", "--report", "-", str(REPO)],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--no-index",
+            "--no-build-isolation",
+            "--quiet",
+            "--report",
+            "-",
+            str(REPO),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    planned = {item["metadata"]["name"].lower(): item["metadata"]["version"] for item in json.loads(result.stdout)["install"]}
+    planned = {
+        item["metadata"]["name"].lower(): item["metadata"]["version"] for item in json.loads(result.stdout)["install"]
+    }
     assert set(planned) == {"axolotl-plug"}, planned
 
 

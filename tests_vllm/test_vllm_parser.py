@@ -7,28 +7,26 @@ from __future__ import annotations
 import random
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest
+from vllm.parser.parser_manager import ParserManager
+from vllm.reasoning import ReasoningParser, ReasoningParserManager
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
+from axolotl_plug.args import PlugConfig
+from axolotl_plug.format.answer import extract
+from axolotl_plug.serving.settings import write_settings
 
-from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest  # noqa: E402
-from vllm.parser.parser_manager import ParserManager  # noqa: E402
-from vllm.reasoning import ReasoningParser, ReasoningParserManager  # noqa: E402
-
-from axolotl_plug.args import PlugConfig  # noqa: E402
-from axolotl_plug.sections import extract  # noqa: E402
-from axolotl_plug.serving.settings import write_settings  # noqa: E402
-
-ANSWER = ("English instruction:\nWrite a greeting.\n\nEnglish response:\nHello, welcome!\n\n"
-          "中文回复：\n你好，欢迎！\n我们很高兴见到你。\n")
+ANSWER = (
+    "English instruction:\nWrite a greeting.\n\nEnglish response:\nHello, welcome!\n\n"
+    "中文回复：\n你好，欢迎！\n我们很高兴见到你。\n"
+)
 PIVOT = ANSWER[: ANSWER.index("中文回复")]
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    from conftest import build_tiny_tokenizer
+    from tests.helpers.models import build_tiny_tokenizer
 
     folder = tmp_path_factory.mktemp("plug-model")
     build_tiny_tokenizer(folder)
@@ -41,8 +39,9 @@ def parser_cls(model_dir):
     """Loaded the way `vllm serve --reasoning-parser-plugin PATH --reasoning-parser plug` does."""
     from transformers import AutoTokenizer
 
-    path = subprocess.run([sys.executable, "-m", "axolotl_plug.serving.vllm_plugin_path"], capture_output=True,
-                          text=True, check=True).stdout.strip()
+    path = subprocess.run(
+        [sys.executable, "-m", "axolotl_plug.serving.vllm_plugin_path"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     ReasoningParserManager.import_reasoning_parser(path)
     assert issubclass(ReasoningParserManager.get_reasoning_parser("plug"), ReasoningParser)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)

@@ -2,7 +2,7 @@
 
 axolotl ships monthly; everything the data path needs from it passes through here, so
 a change in the host is mended in one place. What we rely on, each pinned by a test in
-tests/test_host.py on both supported stacks (axolotl 0.19 and 0.21):
+tests/test_dataset_host.py on both supported stacks (axolotl 0.19 and 0.21):
 
 - `axolotl.prompt_tokenizers.DatasetWrappingStrategy`: a dataset type whose strategy
   subclasses it is handed the whole dataset (`wrap_dataset(dataset, process_count=...,
@@ -33,10 +33,17 @@ from typing import Any
 from axolotl.prompt_tokenizers import DatasetWrappingStrategy
 from axolotl.utils.logging import get_logger  # logs like the rest of axolotl (main process only)
 
-from .labels import EndOfTurn, StockRules
+from axolotl_plug.dataset.labels import EndOfTurn, StockRules
 
-__all__ = ["DatasetWrappingStrategy", "StockStrategy", "chat_template_of", "get_logger", "load_config",
-           "preference_rows", "tokenize_datasets"]
+__all__ = [
+    "DatasetWrappingStrategy",
+    "StockStrategy",
+    "chat_template_of",
+    "get_logger",
+    "load_config",
+    "preference_rows",
+    "tokenize_datasets",
+]
 
 
 class StockStrategy:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .offsets import END, START, search
+from axolotl_plug.dataset.offsets import END, START, search
 
 IGNORE = -100
 

@@ -24,13 +24,15 @@ so the plugin rewrites `type: plug` to `axolotl_plug.preference`: the package's
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Mapping
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
 
-from ..args import PlugConfig
-from ..config import plug_config
-from ..sections import extract
-from .layout import RowError, build_conversation, languages_for
-from .render import ChatRenderer
+from axolotl_plug.args import PlugConfig
+from axolotl_plug.config import plug_config
+from axolotl_plug.dataset.layout import RowError, build_conversation
+from axolotl_plug.dataset.render import ChatRenderer
+from axolotl_plug.format.answer import AnswerFormat
 
 ANSWERS = ("chosen", "rejected")
 
@@ -43,23 +45,32 @@ def answer_row(row: Mapping[str, Any], answer, which: str, config: PlugConfig) -
         lang = (row.get(fields.lang) or config.target_language or "").strip().lower()
         if config.mode == "monolingual":  # the target section only
             if not lang:
-                raise RowError(fields.lang, "no target language: set plug.target_language or give rows a language column")
-            target = extract(answer, lang, config.pivot_language, config.header_overrides(), config.order).target
-            if not target:
-                raise RowError(which, f"no target answer (expected {languages_for(lang, config)[0].response_header!r})")
+                raise RowError(
+                    fields.lang, "no target language: set plug.target_language or give rows a language column"
+                )
+            # the target section of the PLUG answer (the monolingual format would take all of it)
+            answer_format = replace(AnswerFormat.from_config(config, lang), mode="plug")
+            got = answer_format.extract(answer)
+            if not got.has_target:
+                raise RowError(which, f"no target answer (expected {answer_format.target.response_header!r})")
+            target = got.target
             return {**sft, fields.response: target}, config
         # a whole PLUG answer, read as pre-built rows are (model_copy: `prebuilt` goes with plug mode)
         return {**sft, fields.response: answer}, config.model_copy(update={"prebuilt": True})
     if isinstance(answer, Mapping):
-        parts = {fields.response: answer.get("response"), fields.pivot_response: answer.get("pivot_response"),
-                 fields.pivot_instruction: answer.get("pivot_instruction")}
+        parts = {
+            fields.response: answer.get("response"),
+            fields.pivot_response: answer.get("pivot_response"),
+            fields.pivot_instruction: answer.get("pivot_instruction"),
+        }
         return {**sft, **parts}, config
     kind = "missing" if answer is None else f"expected a PLUG answer or an object, got {type(answer).__name__}"
     raise RowError(which, kind)
 
 
-def preference_texts(row: Mapping[str, Any], config: PlugConfig, renderer: ChatRenderer,
-                     names: tuple[str, str] = ANSWERS) -> dict[str, str]:
+def preference_texts(
+    row: Mapping[str, Any], config: PlugConfig, renderer: ChatRenderer, names: tuple[str, str] = ANSWERS
+) -> dict[str, str]:
     """{prompt, chosen, rejected} of one row. Raises RowError naming the bad field."""
     out: dict[str, str] = {}
     for which, name in zip(ANSWERS, names):
@@ -67,16 +78,23 @@ def preference_texts(row: Mapping[str, Any], config: PlugConfig, renderer: ChatR
         try:
             conversation = build_conversation(sft, settings)
         except RowError as exc:
-            field = exc.field if exc.field in (config.fields.instruction, config.fields.system, config.fields.lang) else name
+            field = (
+                exc.field
+                if exc.field in (config.fields.instruction, config.fields.system, config.fields.lang)
+                else name
+            )
             raise RowError(field, exc.problem) from None
         full = renderer(conversation.messages)
         prompt = renderer.render(conversation.messages[:-1], add_generation_prompt=True)
         if not full.startswith(prompt):
-            raise RowError(name, "the chat template renders the conversation differently from its prompt; "
-                                 "use a template whose prompt is the conversation's beginning")
+            raise RowError(
+                name,
+                "the chat template renders the conversation differently from its prompt; "
+                "use a template whose prompt is the conversation's beginning",
+            )
         if out.setdefault("prompt", prompt) != prompt:
             raise RowError(name, "the two answers give different prompts")
-        out[which] = full[len(prompt):].rstrip()
+        out[which] = full[len(prompt) :].rstrip()
     return out
 
 
@@ -84,8 +102,8 @@ def loader(cfg, dataset_idx: int = 0, **kwargs):
     """What axolotl's DPO loader calls for `type: plug`: the batched transform (a batch
     may come out shorter: skipped bad rows), and the map arguments (drop the row's own
     columns; axolotl 0.21 hands the transform the batch alone, without row indices)."""
-    from .host import chat_template_of, get_logger
-    from .strategy import PlugDataError, dataset_name
+    from axolotl_plug.dataset.host import chat_template_of, get_logger
+    from axolotl_plug.dataset.strategy import PlugDataError, dataset_name
 
     config = plug_config(cfg)
     ds_cfg = dict((cfg.get("datasets") or [])[dataset_idx] or {})
@@ -108,15 +126,19 @@ def loader(cfg, dataset_idx: int = 0, **kwargs):
                 if config.on_bad_row == "error":
                     # axolotl maps preference rows without their index: the row is named by its instruction
                     which = str(row.get(config.fields.instruction))[:60]
-                    raise PlugDataError(f"PLUG dataset {name}: the row with instruction {which!r}: {exc} "
-                                        "(`plug.on_bad_row: skip` drops such rows and counts them)") from None
-                skipped[f"{exc.field}: {exc.problem.split(' (')[0]}"] += 1
+                    raise PlugDataError(
+                        f"PLUG dataset {name}: the row with instruction {which!r}: {exc} "
+                        "(`plug.on_bad_row: skip` drops such rows and counts them)"
+                    ) from None
+                skipped[exc.reason] += 1
                 continue
             for key in out:
                 out[key].append(texts[key])
         if skipped:
-            log.warning(f"PLUG dataset {name}: skipped {sum(skipped.values())} of {len(out['prompt']) + sum(skipped.values())} "
-                        "rows in a batch: " + ", ".join(f"{n} {reason}" for reason, n in skipped.most_common()))
+            log.warning(
+                f"PLUG dataset {name}: skipped {sum(skipped.values())} of {len(out['prompt']) + sum(skipped.values())} "
+                "rows in a batch: " + ", ".join(f"{n} {reason}" for reason, n in skipped.most_common())
+            )
         return out
 
     return transform, {"batched": True, "remove_columns": "__all__"}

@@ -17,7 +17,15 @@ from functools import lru_cache
 from jinja2 import Environment, StrictUndefined, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from .paste import MARKER_CHARS, Skeleton, fill, pastes_message_contents, prints_bare, slot, split_skeleton
+from axolotl_plug.dataset.paste import (
+    MARKER_CHARS,
+    Skeleton,
+    fill,
+    pastes_message_contents,
+    prints_bare,
+    slot,
+    split_skeleton,
+)
 
 # The markers wrap every variable while a layout renders in full, so the trained
 # character spans are known exactly without re-searching.
@@ -29,6 +37,7 @@ def has_marker(text: str) -> bool:
 
 
 # -- the answer layout ------------------------------------------------------------------
+
 
 @lru_cache(maxsize=32)
 def _compile_layout(source: str):
@@ -93,6 +102,7 @@ def render_answer_in_full(source: str, values: dict[str, str], extra: dict) -> t
 
 
 # -- the chat template ------------------------------------------------------------------
+
 
 def render_chat(tokenizer, chat_template: str, messages: list[dict], template_kwargs: dict | None = None) -> str:
     """The conversation as text, exactly as the stock strategy renders it."""

@@ -13,20 +13,21 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from datasets import Dataset
 from pydantic import BaseModel
 
-from ..args import PlugConfig
-from ..config import plug_config
-from .host import DatasetWrappingStrategy, StockStrategy, get_logger
-from .labels import answer_offset, content_parts, fast_path_refusal, first_trained, label_tokens
-from .layout import Conversation, RowError, build_conversation, check_layout, layout_source
-from .offsets import RowEncoder
-from .render import ChatRenderer
+from axolotl_plug.args import PlugConfig
+from axolotl_plug.config import plug_config
+from axolotl_plug.dataset.host import DatasetWrappingStrategy, StockStrategy, get_logger
+from axolotl_plug.dataset.labels import answer_offset, content_parts, fast_path_refusal, first_trained, label_tokens
+from axolotl_plug.dataset.layout import Conversation, RowError, build_conversation, check_layout, layout_source
+from axolotl_plug.dataset.offsets import RowEncoder
+from axolotl_plug.dataset.render import ChatRenderer
 
 LOG = get_logger(__name__)
 
@@ -139,7 +140,7 @@ class PlugStrategy(DatasetWrappingStrategy):
             out["labels"].append([] if error else labels)
             out["attention_mask"].append([] if error else [1] * len(ids))
             out[_ERROR].append(str(error) if error else "")
-            out[_REASON].append(_reason(error) if error else "")
+            out[_REASON].append(error.reason if error else "")
             out[_ROW].append(index)
             out[_LANG].append("" if isinstance(conversation, RowError) else conversation.lang)
         return out
@@ -167,7 +168,9 @@ class PlugStrategy(DatasetWrappingStrategy):
     # -- the whole dataset ---------------------------------------------------------------
     def wrap_dataset(self, dataset, process_count: int | None = None, keep_in_memory: bool | None = False, **kwargs):
         if not isinstance(dataset, Dataset):
-            raise ValueError(f"PLUG dataset {self.name}: streaming datasets are not supported; load it as a regular dataset")
+            raise ValueError(
+                f"PLUG dataset {self.name}: streaming datasets are not supported; load it as a regular dataset"
+            )
         num_proc = process_count if process_count and process_count > 1 and len(dataset) >= 2 * process_count else None
         tokenized = dataset.map(
             self.tokenize_batch,
@@ -212,13 +215,6 @@ class PlugStrategy(DatasetWrappingStrategy):
             report.dataset = tokenized
             _recorded.append(report)
         return tokenized
-
-
-def _reason(error: RowError) -> str:
-    problem = error.problem.split(":")[0].split(" (")[0]
-    if problem.startswith("expected text"):
-        problem = "not text"
-    return f"{error.field}: {problem}"
 
 
 def dataset_name(ds_cfg: dict[str, Any]) -> str:

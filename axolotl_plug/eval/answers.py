@@ -9,13 +9,15 @@ stopped (`unanswered`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..args import PlugConfig
-from ..records import finished, read_records
-from ..sections import reference_target
-from .metrics import extract_answer, languages_in_play, metrics_by_language, score_answer
+from axolotl_plug.args import PlugConfig
+from axolotl_plug.eval.metrics import languages_in_play, metrics_by_language, score_answer
+from axolotl_plug.format.answer import AnswerFormat
+from axolotl_plug.format.sections import has_target
+from axolotl_plug.records import finished, read_records
 
 
 @dataclass(frozen=True)
@@ -47,14 +49,19 @@ class Sampling:
 GREEDY = Sampling()
 
 
-def answer_line(record: dict, answer: Generated, config: PlugConfig, generator: str, extraction: str = "ours",
-                sampling: Sampling = GREEDY) -> dict:
+def answer_line(
+    record: dict,
+    answer: Generated,
+    config: PlugConfig,
+    generator: str,
+    extraction: str = "ours",
+    sampling: Sampling = GREEDY,
+) -> dict:
     """One line of an answer file. `output` is the extracted target answer: by our rule
     (`extract`) or the reference's (`reference_target`); `status` is always ours."""
-    extracted = extract_answer(answer.text, record["lang"], config)  # languages are scored once, from the file
-    target = extracted.target
-    if extraction == "paper" and config.mode == "plug":
-        target = reference_target(answer.text, record["lang"], config.header_overrides(), config.order, config.pivot_language)
+    answer_format = AnswerFormat.from_config(config, record["lang"])
+    extracted = answer_format.extract(answer.text)  # languages are scored once, from the file
+    target = answer_format.reference_target(answer.text) if extraction == "paper" else extracted.target
     return {
         "id": record["id"],
         "lang": record["lang"],
@@ -75,7 +82,7 @@ def unanswered(records: list[dict], output: Path) -> list[dict]:
     refused, untouched: see records.finished)."""
     output.parent.mkdir(parents=True, exist_ok=True)
     # an answer line has its raw output: a file without one is not ours to resume
-    done = finished(output, key=lambda row: (row["raw_output"], str(row["id"]))[1])
+    done = finished(output, required=("raw_output",))
     return [r for r in records if str(r["id"]) not in done]
 
 
@@ -94,10 +101,8 @@ def file_counts(output: Path) -> dict[str, int]:
     return {
         "answers": len(rows),
         "truncated": sum(bool(r.get("truncated")) for r in rows),
-        "no_target_answer": sum(r.get("status") == "missing_target" or not r.get("output") for r in rows),
+        "no_target_answer": sum(not has_target(r.get("status"), r.get("output")) for r in rows),
     }
-
-
 
 
 @dataclass
@@ -119,6 +124,18 @@ class Answers:
         return {rid: row["lang"] for rid, row in self.rows.items() if row.get("lang")}
 
 
+def language_of(systems: list[Answers]) -> Callable[[dict], str | None]:
+    """An item's language, the one rule judging, scoring and the report group by: the
+    first system whose answer to the item's id has a `lang`, else the item's own `lang`,
+    else the one language all the systems' answers share (None where they share none)."""
+    langs: dict[str, str] = {}
+    for system in reversed(systems):  # the first system's language wins
+        langs.update(system.langs)
+    shared = set(langs.values())
+    only = next(iter(shared)) if len(shared) == 1 else None
+    return lambda record: langs.get(str(record["id"])) or record.get("lang") or only
+
+
 def read_answers(path: Path, name: str | None = None) -> Answers:
     """An answer file; a row without `id` or without a text answer, or an id twice, is an
     error naming the file and row. The name is `name`, else the rows' `generator`,
@@ -133,7 +150,9 @@ def read_answers(path: Path, name: str | None = None) -> Answers:
             raise ValueError(f"{path}: row {index}: field 'output' is {'missing' if text is None else 'not text'}")
         rid = str(row["id"])
         if rid in texts:
-            raise ValueError(f"{path}: row {index}: id {row['id']!r} appears twice (one language per file, or unique ids)")
+            raise ValueError(
+                f"{path}: row {index}: id {row['id']!r} appears twice (one language per file, or unique ids)"
+            )
         texts[rid], rows[rid] = text, row
         generator = generator or row.get("generator")
     if not texts:

@@ -10,22 +10,25 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from axolotl.utils.logging import get_logger
 from transformers import TrainerCallback
 
-from ..dataset.layout import prompt_messages
-from ..records import load_instructions, write_jsonl
-from .generation import generate_from_ids, prompt_ids
-from .metrics import ScoredAnswer, languages_in_play, metrics_by_language, score_answer
-from .sources import eval_split_records
+from axolotl_plug.eval.generation import generate_from_ids, prompt_ids
+from axolotl_plug.eval.metrics import ScoredAnswer, languages_in_play, metrics_by_language, score_answer
+from axolotl_plug.eval.sources import eval_split_records
+from axolotl_plug.format.prompt import prompt_messages
+from axolotl_plug.records import load_instructions, write_jsonl
 
 LOG = get_logger(__name__)
 
 
-def generate_sharded(model_wrapped, accelerator, tokenizer, prompts: Sequence[list[int]], *, max_new_tokens: int, batch_size: int) -> list[tuple[int, str, int]]:
+def generate_sharded(
+    model_wrapped, accelerator, tokenizer, prompts: Sequence[list[int]], *, max_new_tokens: int, batch_size: int
+) -> list[tuple[int, str, int]]:
     """`(index, answer, rank)` for every prompt, generated across ranks and gathered.
 
     Each rank takes every world-th prompt; short shards are padded with a repeat so all

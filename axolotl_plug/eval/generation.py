@@ -10,13 +10,13 @@ use too). Answers on a serving engine: eval/served.py; the file format: eval/ans
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
-from ..args import PlugConfig
-from ..dataset.layout import prompt_messages
-from ..records import to_line
-from .answers import GREEDY, Generated, Sampling, answer_line, file_metrics, unanswered
+from axolotl_plug.args import PlugConfig
+from axolotl_plug.eval.answers import GREEDY, Generated, Sampling, answer_line, file_metrics, unanswered
+from axolotl_plug.format.prompt import prompt_messages
+from axolotl_plug.records import to_line
 
 
 def load_for_generation(model_dir: str | Path):
@@ -63,8 +63,10 @@ def answer_budget(prompt_tokens: int, max_new_tokens: int | None, sequence_len: 
         return max_new_tokens
     if sequence_len:
         return sequence_len - prompt_tokens
-    raise ValueError("no token limit for the answers: pass --max-new-tokens, or a config (or model folder with "
-                     "plug.json) that has sequence_len")
+    raise ValueError(
+        "no token limit for the answers: pass --max-new-tokens, or a config (or model folder with "
+        "plug.json) that has sequence_len"
+    )
 
 
 def batches(items: Sequence, size: int) -> Iterator[Sequence]:
@@ -74,7 +76,9 @@ def batches(items: Sequence, size: int) -> Iterator[Sequence]:
 
 def prompt_ids(tokenizer, messages: list[dict], chat_template: str | None = None) -> list[int]:
     """Token ids of a chat prompt ending with the assistant turn's opening."""
-    text = tokenizer.apply_chat_template(messages, chat_template=chat_template, tokenize=False, add_generation_prompt=True)
+    text = tokenizer.apply_chat_template(
+        messages, chat_template=chat_template, tokenize=False, add_generation_prompt=True
+    )
     return tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
@@ -187,12 +191,19 @@ def generate_file(
     todo = unanswered(records, output)
     prompts = {id(r): prompt_ids(tokenizer, prompt_messages(r["instruction"], r["lang"], config)) for r in todo}
     todo.sort(key=lambda r: len(prompts[id(r)]))
-    bar = tqdm(total=len(records), initial=len(records) - len(todo), desc="generating", unit="answer", disable=not progress)
+    bar = tqdm(
+        total=len(records), initial=len(records) - len(todo), desc="generating", unit="answer", disable=not progress
+    )
     with open(output, "a", encoding="utf-8") as handle:
         for batch in batches(todo, batch_size):
             answers = generate_from_ids(
-                model, tokenizer, [prompts[id(r)] for r in batch],
-                max_new_tokens=max_new_tokens, sequence_len=sequence_len, batch_size=batch_size, sampling=sampling,
+                model,
+                tokenizer,
+                [prompts[id(r)] for r in batch],
+                max_new_tokens=max_new_tokens,
+                sequence_len=sequence_len,
+                batch_size=batch_size,
+                sampling=sampling,
             )
             for record, answer in zip(batch, answers):
                 handle.write(to_line(answer_line(record, answer, config, generator, extraction, sampling)))
@@ -200,5 +211,3 @@ def generate_file(
             bar.update(len(batch))
     bar.close()
     return file_metrics(output, config)
-
-

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from statistics import mean
-from typing import Iterable, Mapping
 
-from ..args import PlugConfig
-from ..sections import MISSING_TARGET, OK, Extraction, extract
-from ..langid import identify, share_in_language
+from axolotl_plug.args import PlugConfig
+from axolotl_plug.format.answer import AnswerFormat
+from axolotl_plug.format.langid import identify, share_in_language
+from axolotl_plug.format.sections import OK
 
 
 @dataclass
@@ -34,24 +35,18 @@ class ScoredAnswer:
         return asdict(self)
 
 
-def extract_answer(text: str, lang: str, config: PlugConfig) -> Extraction:
-    """Extraction that knows the baseline: a monolingual answer is the whole output."""
-    if config.mode == "monolingual":
-        answer = text.strip()
-        return Extraction(answer, "", "", OK if answer else MISSING_TARGET)
-    return extract(text, lang, config.pivot_language, config.header_overrides(), config.order)
-
-
 def languages_in_play(records: Iterable[Mapping], config: PlugConfig) -> set[str]:
     """The target languages of `records` plus the pivot: what language ID chooses among."""
     return {r["lang"] for r in records} | {config.pivot_language}
 
 
-def score_answer(record: Mapping, raw_output: str, config: PlugConfig, languages: Iterable[str], rank: int = 0) -> ScoredAnswer:
+def score_answer(
+    record: Mapping, raw_output: str, config: PlugConfig, languages: Iterable[str], rank: int = 0
+) -> ScoredAnswer:
     """Extract one answer and identify the language of its parts among `languages`."""
     lang = record["lang"]
     pivot_language = config.pivot_language
-    got = extract_answer(raw_output, lang, config)
+    got = AnswerFormat.from_config(config, lang).extract(raw_output)
     in_play = set(languages) | {lang, pivot_language}
     return ScoredAnswer(
         id=str(record.get("id", "")),
@@ -105,7 +100,9 @@ def plug_metrics(scored: list[ScoredAnswer], pivot_language: str, mode: str = "p
     return out
 
 
-def metrics_by_language(scored: list[ScoredAnswer], pivot_language: str, mode: str = "plug", prefix: str = "plug/") -> dict[str, float]:
+def metrics_by_language(
+    scored: list[ScoredAnswer], pivot_language: str, mode: str = "plug", prefix: str = "plug/"
+) -> dict[str, float]:
     """`plug/<metric>` over everything, plus `plug/<lang>/<metric>` when languages mix."""
     metrics = {f"{prefix}{k}": v for k, v in plug_metrics(scored, pivot_language, mode).items()}
     groups: dict[str, list[ScoredAnswer]] = defaultdict(list)

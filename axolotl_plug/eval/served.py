@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..args import PlugConfig
-from ..ask import append_concurrently
-from ..dataset.layout import prompt_messages
-from ..llm_client import ChatError
-from .answers import GREEDY, Generated, Sampling, answer_line, file_metrics, unanswered
-from .generation import answer_budget, prompt_ids
+from axolotl_plug.args import PlugConfig
+from axolotl_plug.eval.answers import GREEDY, Generated, Sampling, answer_line, file_metrics, unanswered
+from axolotl_plug.eval.generation import answer_budget, prompt_ids
+from axolotl_plug.format.prompt import prompt_messages
+from axolotl_plug.llm.client import ChatError
+from axolotl_plug.llm.runner import append_concurrently
 
 
 def generate_served(
@@ -54,7 +54,9 @@ def generate_served(
         reply = client.complete(messages, max_tokens=limit, **decoding)
         return Generated(reply.text, reply.finish_reason == "length")
 
-    bar = tqdm(total=len(records), initial=len(records) - len(todo), desc="generating", unit="answer", disable=not progress)
+    bar = tqdm(
+        total=len(records), initial=len(records) - len(todo), desc="generating", unit="answer", disable=not progress
+    )
     line = lambda record, result: ("out", answer_line(record, result, config, generator, extraction, sampling))  # noqa: E731
     failures = append_concurrently(answer, todo, {"out": output}, line, concurrency=concurrency, bar=bar)
     if failures:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..dataset.labels import IGNORE, first_trained
-from ..languages import LANGUAGES
-from ..sections import locate_sections
-from .metrics import extract_answer
+from axolotl_plug.dataset.labels import IGNORE, first_trained
+from axolotl_plug.format.answer import AnswerFormat
+from axolotl_plug.format.languages import LANGUAGES
 
 
 def eval_split_records(dataset, tokenizer, config, limit: int) -> list[dict[str, Any]]:
@@ -21,7 +20,7 @@ def eval_split_records(dataset, tokenizer, config, limit: int) -> list[dict[str,
         first = len(ids) if first is None else first
         gold = tokenizer.decode([t for t, label in zip(ids, labels) if label != IGNORE], skip_special_tokens=True)
         lang = _answer_language(gold, config)
-        reference = extract_answer(gold, lang, config).target
+        reference = AnswerFormat.from_config(config, lang).extract(gold).target
         records.append(
             {
                 "id": f"eval-{index}",
@@ -45,7 +44,7 @@ def _answer_language(gold: str, config) -> str:
             if code == config.pivot_language:
                 continue
             try:
-                section = locate_sections(gold, code, config.pivot_language, overrides).target
+                section = AnswerFormat.from_config(config, code).locate(gold).target
             except ValueError:  # a language the overrides leave without headers
                 continue
             if section is not None:

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from threading import Thread
-from typing import Callable, TextIO
+from typing import TextIO
 
-from ..args import PlugConfig
-from ..dataset.layout import prompt_messages
-from ..eval.generation import answer_budget, pad_token_id, prompt_ids
-from .split import answer_splitter
+from axolotl_plug.args import PlugConfig
+from axolotl_plug.eval.generation import answer_budget, pad_token_id, prompt_ids
+from axolotl_plug.format.answer import AnswerFormat
+from axolotl_plug.format.prompt import prompt_messages
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
 
@@ -34,8 +35,18 @@ class Turn:
         return f"[{self.status} · {self.tokens} tokens · {rate:.1f} tokens/s]"
 
 
-def answer(model, tokenizer, instruction: str, lang: str, config: PlugConfig, write: Callable[[str, bool], None], *,
-           max_new_tokens: int | None = None, sequence_len: int | None = None, temperature: float = 0.0) -> Turn:
+def answer(
+    model,
+    tokenizer,
+    instruction: str,
+    lang: str,
+    config: PlugConfig,
+    write: Callable[[str, bool], None],
+    *,
+    max_new_tokens: int | None = None,
+    sequence_len: int | None = None,
+    temperature: float = 0.0,
+) -> Turn:
     """Generate one answer, calling `write(text, is_pivot)` as text becomes showable. The
     token limit is `max_new_tokens`, else what `sequence_len` leaves after the prompt."""
     import torch
@@ -55,14 +66,17 @@ def answer(model, tokenizer, instruction: str, lang: str, config: PlugConfig, wr
                 result["ids"] = model.generate(
                     input_ids=torch.tensor([ids], device=model.device),
                     attention_mask=torch.ones(1, len(ids), dtype=torch.long, device=model.device),
-                    max_new_tokens=limit, streamer=streamer, use_cache=True,
-                    pad_token_id=pad_token_id(tokenizer), **sampling,
+                    max_new_tokens=limit,
+                    streamer=streamer,
+                    use_cache=True,
+                    pad_token_id=pad_token_id(tokenizer),
+                    **sampling,
                 )
         except BaseException as exc:  # shown in the main thread
             result["error"] = exc
             streamer.end()
 
-    splitter = answer_splitter(config, lang)
+    splitter = AnswerFormat.from_config(config, lang).splitter()
     start = time.perf_counter()
     thread = Thread(target=run, daemon=True)
     thread.start()
@@ -85,11 +99,21 @@ def _show(split, write) -> None:
         write(split.target, False)
 
 
-def chat_loop(model, tokenizer, config: PlugConfig, lang: str | None, *, show_pivot: bool = False,
-              max_new_tokens: int | None = None, sequence_len: int | None = None, temperature: float = 0.0,
-              stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
+def chat_loop(
+    model,
+    tokenizer,
+    config: PlugConfig,
+    lang: str | None,
+    *,
+    show_pivot: bool = False,
+    max_new_tokens: int | None = None,
+    sequence_len: int | None = None,
+    temperature: float = 0.0,
+    stdin: TextIO = sys.stdin,
+    stdout: TextIO = sys.stdout,
+) -> None:
     """Read instructions line by line until EOF or `exit`; answer each."""
-    from ..langid import identify_target
+    from axolotl_plug.format.langid import identify_target
 
     interactive = stdin.isatty()
     dim = stdout.isatty()
@@ -100,8 +124,10 @@ def chat_loop(model, tokenizer, config: PlugConfig, lang: str | None, *, show_pi
         stdout.write(f"{DIM}{text}{RESET}" if is_pivot and dim else text)
         stdout.flush()
 
-    stdout.write(f"plug chat · target language {lang or config.target_language or 'per message'} · "
-                 f"{'greedy' if temperature <= 0 else f'temperature {temperature}'} · exit or Ctrl-D to quit\n")
+    stdout.write(
+        f"plug chat · target language {lang or config.target_language or 'per message'} · "
+        f"{'greedy' if temperature <= 0 else f'temperature {temperature}'} · exit or Ctrl-D to quit\n"
+    )
     while True:
         if interactive:
             stdout.write("\n> ")
@@ -116,7 +142,16 @@ def chat_loop(model, tokenizer, config: PlugConfig, lang: str | None, *, show_pi
         if target is None:
             stdout.write("[cannot tell the language of that message: start with --lang]\n")
             continue
-        turn = answer(model, tokenizer, instruction, target, config, write, max_new_tokens=max_new_tokens,
-                      sequence_len=sequence_len, temperature=temperature)
+        turn = answer(
+            model,
+            tokenizer,
+            instruction,
+            target,
+            config,
+            write,
+            max_new_tokens=max_new_tokens,
+            sequence_len=sequence_len,
+            temperature=temperature,
+        )
         stdout.write(f"\n{turn.status_line()}\n")
         stdout.flush()

@@ -31,9 +31,9 @@ from __future__ import annotations
 
 import hmac
 import json
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import AsyncIterator, Callable
 
 import anyio
 import httpx
@@ -42,10 +42,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..args import PlugConfig
-from ..dataset.layout import prompt_messages
-from ..languages import UnknownLanguageError, get_language
-from .split import Passthrough, Split, Splitter, answer_splitter
+from axolotl_plug.args import PlugConfig
+from axolotl_plug.format.answer import AnswerFormat
+from axolotl_plug.format.languages import UnknownLanguageError, get_language
+from axolotl_plug.format.prompt import prompt_messages
+from axolotl_plug.serving.split import Passthrough, Split, Splitter
 
 SYSTEM_ROLES = ("system", "developer")
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -76,7 +77,7 @@ def plug_request(body: dict, config: PlugConfig, show_pivot: bool = False) -> tu
         raise RequestError("`messages` must be a non-empty list of message objects", "messages")
     extra = body.get("x_plug") or {}
     if not isinstance(extra, dict):
-        raise RequestError("`x_plug` must be an object: {\"target_language\": ..., \"show_pivot\": ...}", "x_plug")
+        raise RequestError('`x_plug` must be an object: {"target_language": ..., "show_pivot": ...}', "x_plug")
     lang = extra.get("target_language") or config.target_language or _identify(messages, config)
     try:
         get_language(str(lang), config.header_overrides())
@@ -90,14 +91,16 @@ def plug_request(body: dict, config: PlugConfig, show_pivot: bool = False) -> tu
 
 def _identify(messages: list[dict], config: PlugConfig) -> str:
     """A per-row model's target language, from the last user message's text."""
-    from ..langid import identify_target
+    from axolotl_plug.format.langid import identify_target
 
     text = next((_text(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
     lang = identify_target(text, config)
     if lang is None:
-        raise RequestError("this model was trained with per-row languages and the last user message has no "
-                           "letters to tell its language: send \"x_plug\": {\"target_language\": \"<code>\"}",
-                           "x_plug.target_language")
+        raise RequestError(
+            "this model was trained with per-row languages and the last user message has no "
+            'letters to tell its language: send "x_plug": {"target_language": "<code>"}',
+            "x_plug.target_language",
+        )
     return lang
 
 
@@ -159,15 +162,17 @@ class Rewriter:
                 continue
             delta: dict = {}
             self._delta(delta, splitter.close())
-            chunk = {**(template or {}), "choices": [{"index": index, "delta": delta, "finish_reason": None,
-                                                      "x_plug": self._report(splitter)}]}
+            chunk = {
+                **(template or {}),
+                "choices": [{"index": index, "delta": delta, "finish_reason": None, "x_plug": self._report(splitter)}],
+            }
             chunk.pop("usage", None)
             out.append(chunk)
         return out
 
     def _splitter(self, index: int) -> Splitter | Passthrough:
         if index not in self.choices:
-            self.choices[index] = answer_splitter(self.config, self.options.target_language)
+            self.choices[index] = AnswerFormat.from_config(self.config, self.options.target_language).splitter()
         return self.choices[index]
 
     def _delta(self, delta: dict, got: Split) -> None:
@@ -228,9 +233,17 @@ class EventStream:
         async with anyio.create_task_group() as group:
             group.start_soon(_cancel_on_hang_up, receive, group.cancel_scope)
             try:
-                await send({"type": "http.response.start", "status": 200, "headers": [
-                    (b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache"),
-                    (b"x-accel-buffering", b"no")]})
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 200,
+                        "headers": [
+                            (b"content-type", b"text/event-stream; charset=utf-8"),
+                            (b"cache-control", b"no-cache"),
+                            (b"x-accel-buffering", b"no"),
+                        ],
+                    }
+                )
                 async for event in self.events:
                     await send({"type": "http.response.body", "body": event, "more_body": True})
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -323,9 +336,11 @@ def create_app(
     """The proxy as an ASGI app. `upstream` is the engine's OpenAI base URL (…/v1)."""
     base = upstream.rstrip("/")
     base = base if base.endswith("/v1") else base + "/v1"
-    client = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=10.0),
-                               limits=httpx.Limits(max_connections=None, max_keepalive_connections=64))
-    expected = f"Bearer {api_key}".encode("utf-8") if api_key else None
+    client = httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout, connect=10.0),
+        limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
+    )
+    expected = f"Bearer {api_key}".encode() if api_key else None
 
     def forwarded(request: Request) -> dict:
         if expected is not None:  # the client's key is the proxy's: never sent on
@@ -340,12 +355,16 @@ def create_app(
         given = request.headers.get("authorization", "").encode("utf-8")
         if hmac.compare_digest(given, expected):
             return None
-        return JSONResponse(error_body("a valid API key is required: Authorization: Bearer <key>",
-                                       code="invalid_api_key"), 401)
+        return JSONResponse(
+            error_body("a valid API key is required: Authorization: Bearer <key>", code="invalid_api_key"), 401
+        )
 
     def passthrough(response: httpx.Response, content: bytes) -> Response:
-        return Response(content, status_code=response.status_code,
-                        media_type=response.headers.get("content-type", "application/json"))
+        return Response(
+            content,
+            status_code=response.status_code,
+            media_type=response.headers.get("content-type", "application/json"),
+        )
 
     def unreachable(exc: Exception) -> JSONResponse:
         return JSONResponse(error_body(f"upstream {base} failed: {type(exc).__name__}: {exc}", "upstream_error"), 502)
@@ -367,8 +386,9 @@ def create_app(
             return denied
         raw = await _read_body(request, max_body_bytes)
         if raw is None:
-            return JSONResponse(error_body(f"the request body is larger than {max_body_bytes} bytes",
-                                           code="request_too_large"), 413)
+            return JSONResponse(
+                error_body(f"the request body is larger than {max_body_bytes} bytes", code="request_too_large"), 413
+            )
         try:
             body = json.loads(raw)
         except ValueError:
@@ -394,8 +414,9 @@ def create_app(
                 return JSONResponse(error_body("upstream reply is not JSON", "upstream_error"), 502)
             return JSONResponse(rewriter.completion(reply))
         try:
-            response = await client.send(client.build_request("POST", url, json=body, headers=forwarded(request)),
-                                         stream=True)
+            response = await client.send(
+                client.build_request("POST", url, json=body, headers=forwarded(request)), stream=True
+            )
         except httpx.HTTPError as exc:
             return unreachable(exc)
         if response.status_code != 200:

@@ -10,13 +10,21 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .. import __version__
-from ..args import PlugConfig
+from axolotl_plug import __version__
+from axolotl_plug.args import PlugConfig
 
 PLUG_JSON = "plug.json"
 PER_ROW = "per row"  # the rows named their target language; a request must say which
-KEYS = ("target_language", "pivot_language", "mode", "order", "include_pivot_instruction", "headers",
-        "system_prompt", "strip_fields")
+KEYS = (
+    "target_language",
+    "pivot_language",
+    "mode",
+    "order",
+    "include_pivot_instruction",
+    "headers",
+    "system_prompt",
+    "strip_fields",
+)
 
 
 def write_settings(folder: str | Path, config: PlugConfig, sequence_len: int | None) -> Path:

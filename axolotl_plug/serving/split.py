@@ -16,17 +16,19 @@ continuation can change any more:
   whatever follows the target section.
 
 Only what was not emitted yet goes out. When the stream ends, the target deltas add up to
-`extract(full_text).target` however the text was cut into deltas (tests/test_split.py
+`extract(full_text).target` however the text was cut into deltas (tests/test_serving_split.py
 checks every cut of short outputs and random cuts of long ones).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import TYPE_CHECKING
 
-from ..args import PlugConfig
-from ..sections import MISSING_TARGET, OK, header_kinds, header_marks, header_parts, locate_sections
+from axolotl_plug.format.sections import MISSING_TARGET, OK, header_parts
+
+if TYPE_CHECKING:
+    from axolotl_plug.format.answer import AnswerFormat
 
 
 @dataclass(frozen=True)
@@ -39,10 +41,9 @@ class Split:
 
 @dataclass
 class Splitter:
-    target_language: str
-    pivot_language: str = "en"
-    headers: Mapping[str, Mapping[str, str | None]] | None = None
-    order: str = "pivot_first"
+    """The splitter of one answer in a PLUG format (`AnswerFormat.splitter()` makes one)."""
+
+    format: AnswerFormat
     text: str = field(default="", init=False)
     status: str | None = field(default=None, init=False)  # extract's status, once the stream ended
     pivot: str = field(default="", init=False)  # the pivot stream released so far
@@ -52,8 +53,7 @@ class Splitter:
     _searched: int = field(default=0, init=False)  # where the search for more headers goes on
 
     def __post_init__(self):
-        kinds = header_kinds(self.target_language, self.pivot_language, self.headers)
-        self._parts = [header_parts(text) for _, text in kinds]
+        self._parts = [header_parts(text) for _, text in self.format.headers]
         self._firsts = {words[0][0] for words, _ in self._parts}
 
     def feed(self, delta: str) -> Split:
@@ -64,13 +64,8 @@ class Splitter:
 
     def close(self) -> Split:
         """The stream ended: release the rest and set `status` (as `extract` reports it)."""
-        found = locate_sections(self.text, self.target_language, self.pivot_language, self.headers, self.order)
-        self.status = found.status
+        self.status = self.format.locate(self.text).status
         return self._release(self.text, final=True)
-
-    @property
-    def missing_target(self) -> bool:
-        return self.status == MISSING_TARGET
 
     # -- internals -----------------------------------------------------------------------
     def _stable_end(self) -> int:
@@ -94,8 +89,7 @@ class Splitter:
         other than those already found (a tail there could not grow into one), so the
         search goes on from there: each character is searched about once, and a long
         answer costs the same per delta at its end as at its start."""
-        found = self._marks + header_marks(stable, self.target_language, self.pivot_language, self.headers,
-                                           self._searched)
+        found = self._marks + self.format.marks(stable, self._searched)
         if not final:
             self._marks, self._searched = found, len(stable)
         return found
@@ -171,10 +165,3 @@ class Passthrough:
         out = Split("", answer[len(self.target) :])
         self.target = answer
         return out
-
-
-def answer_splitter(config: PlugConfig, target_language: str) -> Splitter | Passthrough:
-    """The splitter for answers of a model trained with `config`, in `target_language`."""
-    if config.mode == "monolingual":
-        return Passthrough()
-    return Splitter(target_language, config.pivot_language, config.header_overrides(), config.order)

@@ -34,8 +34,8 @@ try:  # vLLM >= 0.2x moved the protocol classes
 except ImportError:  # pragma: no cover - older vLLM
     from vllm.entrypoints.openai.protocol import DeltaMessage
 
+from axolotl_plug.format.answer import AnswerFormat
 from axolotl_plug.serving.settings import read_settings
-from axolotl_plug.serving.split import answer_splitter
 
 MODEL_DIR_ENV = "AXOLOTL_PLUG_MODEL_DIR"
 LANGUAGE_KWARG = "plug_target_language"
@@ -49,12 +49,16 @@ def _settings(folder: str):
 def _model_folder(tokenizer, model_config) -> str:
     if os.environ.get(MODEL_DIR_ENV):
         return os.environ[MODEL_DIR_ENV]
-    for candidate in (getattr(model_config, "tokenizer", None), getattr(model_config, "model", None),
-                      getattr(tokenizer, "name_or_path", None)):
+    for candidate in (
+        getattr(model_config, "tokenizer", None),
+        getattr(model_config, "model", None),
+        getattr(tokenizer, "name_or_path", None),
+    ):
         if candidate and Path(candidate, "plug.json").is_file():
             return str(candidate)
-    raise FileNotFoundError(f"no plug.json next to the served model: serve the folder training wrote, "
-                            f"or set {MODEL_DIR_ENV} to it")
+    raise FileNotFoundError(
+        f"no plug.json next to the served model: serve the folder training wrote, or set {MODEL_DIR_ENV} to it"
+    )
 
 
 @ReasoningParserManager.register_module("plug")
@@ -67,9 +71,12 @@ class PlugReasoningParser(ReasoningParser):
         requested = (kwargs.get("chat_template_kwargs") or {}).get(LANGUAGE_KWARG)
         self.target_language = requested or self.config.target_language
         if self.target_language is None and "chat_template_kwargs" in kwargs:  # a request, not vLLM's start-up check
-            raise ValueError(f"this model was trained with per-row languages: send "
-                             f'"chat_template_kwargs": {{"{LANGUAGE_KWARG}": "<code>"}}')
-        self.splitter = answer_splitter(self.config, self.target_language or "en")
+            raise ValueError(
+                f"this model was trained with per-row languages: send "
+                f'"chat_template_kwargs": {{"{LANGUAGE_KWARG}": "<code>"}}'
+            )
+        self.format = AnswerFormat.from_config(self.config, self.target_language or "en")
+        self.splitter = self.format.splitter()
 
     def is_reasoning_end(self, input_ids: Sequence[int]) -> bool:
         return False  # a later section can still be pivot text: the splitter decides to the end
@@ -81,13 +88,14 @@ class PlugReasoningParser(ReasoningParser):
         return input_ids
 
     def extract_reasoning(self, model_output: str, request) -> tuple[str | None, str | None]:
-        splitter = answer_splitter(self.config, self.target_language or "en")
+        splitter = self.format.splitter()
         splitter.feed(model_output)
         splitter.close()
         return splitter.pivot or None, splitter.target or None
 
-    def extract_reasoning_streaming(self, previous_text, current_text, delta_text, previous_token_ids,
-                                    current_token_ids, delta_token_ids) -> DeltaMessage | None:
+    def extract_reasoning_streaming(
+        self, previous_text, current_text, delta_text, previous_token_ids, current_token_ids, delta_token_ids
+    ) -> DeltaMessage | None:
         got = self.splitter.feed(delta_text)
         if not got.pivot and not got.target:
             return None

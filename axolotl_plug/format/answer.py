@@ -1,0 +1,153 @@
+"""`AnswerFormat`: what a PLUG answer looks like for one target language, as one value.
+
+It is built once from the `plug:` settings and a language (`from_config`) and is what
+every reader and writer of answers takes: locating sections, extraction (ours and the
+reference's rule), the streaming splitter, metrics, preference rows and the evaluation
+sources. Pure: no torch, no axolotl ([training.md](../../docs/training.md#reading-answers)).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from axolotl_plug.format.languages import Language, get_language
+from axolotl_plug.format.sections import (
+    MISSING_TARGET,
+    OK,
+    SECTION_ORDERS,
+    Extraction,
+    Section,
+    Sections,
+    header_marks,
+    locate_sections,
+)
+
+if TYPE_CHECKING:
+    from axolotl_plug.args import PlugConfig
+    from axolotl_plug.serving.split import Passthrough, Splitter
+
+MODES = ("plug", "monolingual")
+
+
+@dataclass(frozen=True)
+class AnswerFormat:
+    """The languages (header overrides applied), the order of the answers, the mode, and
+    the answer layout (`plug.answer_template`: a shipped name or a path; None is the
+    shipped default)."""
+
+    target: Language
+    pivot: Language
+    order: str = "pivot_first"
+    mode: str = "plug"
+    include_pivot_instruction: bool = True
+    layout: str | None = None
+
+    def __post_init__(self):
+        if self.order not in SECTION_ORDERS:
+            raise ValueError(f"order must be one of {SECTION_ORDERS}, not {self.order!r}")
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, not {self.mode!r}")
+
+    @classmethod
+    def of(
+        cls,
+        target_language: str,
+        pivot_language: str = "en",
+        headers: Mapping[str, Mapping[str, str | None]] | None = None,
+        order: str = "pivot_first",
+        **settings,
+    ) -> AnswerFormat:
+        """From language codes and `plug.headers`-style overrides (UnknownLanguageError
+        for a code neither the table nor the overrides know)."""
+        return cls(get_language(target_language, headers), get_language(pivot_language, headers), order, **settings)
+
+    @classmethod
+    def from_config(cls, config: PlugConfig, target_language: str) -> AnswerFormat:
+        """The format a model trained with `config` answers `target_language` in."""
+        return cls.of(
+            target_language,
+            config.pivot_language,
+            config.header_overrides(),
+            config.order,
+            mode=config.mode,
+            include_pivot_instruction=config.include_pivot_instruction,
+            layout=config.answer_template,
+        )
+
+    @property
+    def headers(self) -> tuple[tuple[str, str], ...]:
+        """The headers an answer's sections start with, by kind (`target`, `pivot`,
+        `pivot_instruction`), those that are set."""
+        kinds = (
+            ("target", self.target.response_header),
+            ("pivot", self.pivot.response_header),
+            ("pivot_instruction", self.pivot.instruction_header),
+        )
+        return tuple((kind, header) for kind, header in kinds if header.strip())
+
+    def marks(self, text: str, start: int = 0) -> list[tuple[str, int, int]]:
+        """Every header in `text` (from `start` on): (kind, start, where its body starts)."""
+        return header_marks(text, self.headers, start)
+
+    def locate(self, text: str) -> Sections:
+        """The sections of a PLUG answer and their status (see `sections.locate_sections`)."""
+        return locate_sections(text, self.headers, self.order)
+
+    def extract(self, text: str) -> Extraction:
+        """Split a generated answer into target answer, pivot answer, restated instruction
+        and status. The target answer is the first non-empty target section, cut at the
+        next header, stripped; a monolingual answer is the whole output, stripped. Never
+        raises on odd text."""
+        if self.mode == "monolingual":
+            answer = text.strip()
+            return Extraction(answer, "", "", OK if answer else MISSING_TARGET)
+        sections = self.locate(text)
+
+        def body(section: Section | None) -> str:
+            return text[section.body_start : section.end].strip() if section else ""
+
+        return Extraction(
+            body(sections.target), body(sections.pivot), body(sections.pivot_instruction), sections.status
+        )
+
+    def reference_target(self, text: str) -> str:
+        """The reference's rule (its extract_response_from_bilingual_output.py): everything
+        after the first exact occurrence of the target response header, stripped; the
+        empty string when the header is absent. With `order="target_first"` (its
+        extract_first_response) that text is cut at the first exact pivot response header
+        and stripped again. No tolerance for another colon or spacing (compare `extract`).
+        A monolingual answer is the whole output, stripped."""
+        if self.mode == "monolingual":
+            return text.strip()
+        header = self.target.response_header
+        position = text.find(header) if header else -1
+        if position < 0:
+            return ""
+        answer = text[position + len(header) :].strip()
+        if self.order == "target_first":
+            other = self.pivot.response_header
+            cut = answer.find(other) if other else -1
+            if cut >= 0:
+                answer = answer[:cut].strip()
+        return answer
+
+    def splitter(self) -> Splitter | Passthrough:
+        """A fresh streaming splitter for answers in this format (serving/split.py)."""
+        from axolotl_plug.serving.split import Passthrough, Splitter
+
+        return Passthrough() if self.mode == "monolingual" else Splitter(self)
+
+
+def extract(
+    text: str,
+    target_language: str,
+    pivot_language: str = "en",
+    headers: Mapping[str, Mapping[str, str | None]] | None = None,
+    order: str = "pivot_first",
+) -> Extraction:
+    """`axolotl_plug.extract`: the sections of a PLUG answer in `target_language` (see
+    `AnswerFormat.extract`). `headers` takes the same per-language overrides as
+    `plug.headers`, `order` the configured `plug.order`."""
+    return AnswerFormat.of(target_language, pivot_language, headers, order).extract(text)

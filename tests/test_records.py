@@ -1,0 +1,246 @@
+"""Resuming never costs a user's data: a file a command did not write is refused as it
+is, a line torn by a crash is the only repair, and runs killed at random points end
+with every item exactly once."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+
+import pytest
+
+from axolotl_plug.records import ForeignFileError, finished
+from tests.helpers.commands import kill_when, plug_command
+from tests.helpers.engine import FakeEngine
+from tests.helpers.rows import EN_ZH, pivot_rows, write_jsonl
+
+ANSWER = "English response:\nFine.\n\n中文回复：\n很好。"
+
+
+def lines(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture()
+def model_dir(tmp_path):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "plug.json").write_text(json.dumps({"target_language": "zh", "sequence_len": 512}))
+    return folder
+
+
+def test_torn_last_line_is_the_only_repair(tmp_path):
+    path = tmp_path / "out.jsonl"
+    path.write_bytes(b'{"id": 1, "raw_output": "a"}\n{"id": 2, "raw_output": "b"}\n{"id": 3, "raw_ou')
+    assert set(finished(path)) == {"1", "2"}
+    assert path.read_bytes() == b'{"id": 1, "raw_output": "a"}\n{"id": 2, "raw_output": "b"}\n'
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"instruction": "q", "response": "a"}\n',  # a row without the key
+        b'[{"id": 1}]\n',  # a JSON list
+        b'not json at all\n{"id": 1}\n',
+        b'{"id": 1}\n{"note": "a whole row without the key, and no newline"}',
+        b"plain text without a newline",
+    ],
+)
+def test_a_file_that_is_not_ours_is_refused_untouched(tmp_path, content):
+    path = tmp_path / "mine.jsonl"
+    path.write_bytes(content)
+    with pytest.raises(ForeignFileError, match="choose another --output"):
+        finished(path)
+    assert path.read_bytes() == content
+
+
+def test_commands_refuse_to_resume_into_a_users_file(tmp_path, model_dir):
+    training = tmp_path / "train.jsonl"
+    training.write_text("".join(json.dumps({"id": i, "instruction": "q", "response": "a"}) + "\n" for i in range(3)))
+    original = training.read_bytes()
+    bench = write_jsonl(tmp_path / "bench.jsonl", [{"id": 9, "instruction": "你好吗？"}])
+    answers = write_jsonl(tmp_path / "answers.jsonl", [{"id": 9, "output": "很好"}])
+    judge_dir = tmp_path / "judged"
+    judge_dir.mkdir()
+    (judge_dir / "judgments.jsonl").write_bytes(original)
+    with FakeEngine(lambda body, n: ANSWER) as server:
+        runs = {
+            "generate": plug_command(
+                "generate",
+                "--model-dir",
+                str(model_dir),
+                "--instructions",
+                str(bench),
+                "--base-url",
+                server.url,
+                "--max-new-tokens",
+                "16",
+                "--output",
+                str(training),
+            ),
+            "judge": plug_command(
+                "judge",
+                "--instructions",
+                str(bench),
+                "--a",
+                str(answers),
+                "--b",
+                str(answers),
+                "--judge-model",
+                "j",
+                "--base-url",
+                server.url,
+                "--output",
+                str(judge_dir),
+            ),
+            "translate": plug_command(
+                "data",
+                "translate",
+                "--input",
+                str(write_jsonl(tmp_path / "en.jsonl", pivot_rows()[:2])),
+                "--lang",
+                "zh",
+                "--model",
+                "m",
+                "--base-url",
+                server.url,
+                "--output",
+                str(training),
+            ),
+        }
+    for name, result in runs.items():
+        assert result.returncode == 1, (name, result.stderr[-1000:])
+        assert (
+            "line 1 is not a row this command writes" in result.stderr and "choose another --output" in result.stderr
+        ), name
+    assert server.requests == []  # refused before anything was asked
+    assert training.read_bytes() == original and (judge_dir / "judgments.jsonl").read_bytes() == original
+
+
+def zh_translation(body, number):
+    text = body["messages"][-1]["content"]
+    instruction = re.search("<<<INSTRUCTION>>>\n(.*)\n<<<RESPONSE>>>", text, re.S).group(1)
+    zh_i, zh_r = next((zi, zr) for en_i, _, zi, zr in EN_ZH if en_i == instruction)
+    return ("sleep", 0.03, f"<<<INSTRUCTION>>>\n{zh_i}\n<<<RESPONSE>>>\n{zh_r}")
+
+
+def killed_five_times(args: list[str], watched, total: int, reply, env=None) -> list[int]:
+    """Kill the command five times at random points, then let it finish; return the
+    complete lines after each kill."""
+    rng = random.Random(17)
+    kept = []
+    for _ in range(5):
+        have = watched.read_bytes().count(b"\n") if watched.is_file() else 0
+        if have >= total - 1:
+            break
+        with FakeEngine(reply) as server:
+            kept.append(
+                kill_when(
+                    [*args, "--base-url", server.url], watched, rng.randint(have + 1, min(total - 1, have + 5)), env
+                )
+            )
+    with FakeEngine(reply) as server:
+        result = plug_command(*args, "--base-url", server.url, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(server.requests) == total - kept[-1]  # the last run asked only for what was missing
+    return kept
+
+
+def test_generate_killed_five_times_ends_with_every_id_once(tmp_path, model_dir):
+    bench = write_jsonl(tmp_path / "bench.jsonl", [{"id": i, "instruction": f"问题 {i}"} for i in range(24)])
+    out = tmp_path / "answers.jsonl"
+    args = [
+        "generate",
+        "--model-dir",
+        str(model_dir),
+        "--instructions",
+        str(bench),
+        "--max-new-tokens",
+        "16",
+        "--concurrency",
+        "2",
+        "--output",
+        str(out),
+    ]
+    kept = killed_five_times(args, out, 24, lambda body, n: ("sleep", 0.03, ANSWER))
+    assert len(kept) == 5 and kept == sorted(kept)
+    assert sorted(row["id"] for row in lines(out)) == list(range(24))
+
+
+def test_judge_killed_five_times_ends_with_every_judgment_once(tmp_path):
+    bench = write_jsonl(tmp_path / "bench.jsonl", [{"id": i, "instruction": f"q{i}"} for i in range(12)])
+    a = write_jsonl(tmp_path / "a.jsonl", [{"id": i, "output": f"a{i}"} for i in range(12)])
+    b = write_jsonl(tmp_path / "b.jsonl", [{"id": i, "output": f"b{i}"} for i in range(12)])
+    out = tmp_path / "judged"
+    args = [
+        "judge",
+        "--instructions",
+        str(bench),
+        "--a",
+        str(a),
+        "--b",
+        str(b),
+        "--judge-model",
+        "j",
+        "--concurrency",
+        "2",
+        "--output",
+        str(out),
+    ]
+    killed_five_times(args, out / "judgments.jsonl", 24, lambda body, n: ("sleep", 0.03, "[[A]]"))
+    keys = [(row["id"], row["order"]) for row in lines(out / "judgments.jsonl")]
+    assert len(keys) == len(set(keys)) == 24
+    assert json.loads((out / "summary.json").read_text())["n"] == 12
+
+
+def test_single_grading_killed_five_times_ends_with_every_rating_once(tmp_path):
+    bench = write_jsonl(tmp_path / "bench.jsonl", [{"id": i, "instruction": f"q{i}"} for i in range(12)])
+    a = write_jsonl(tmp_path / "a.jsonl", [{"id": i, "output": f"a{i}"} for i in range(12)])
+    b = write_jsonl(tmp_path / "b.jsonl", [{"id": i, "output": f"b{i}"} for i in range(12)])
+    out = tmp_path / "graded"
+    args = [
+        "judge",
+        "--mode",
+        "single",
+        "--instructions",
+        str(bench),
+        "--a",
+        str(a),
+        "--b",
+        str(b),
+        "--judge-model",
+        "j",
+        "--concurrency",
+        "2",
+        "--output",
+        str(out),
+    ]
+    killed_five_times(args, out / "judgments.jsonl", 24, lambda body, n: ("sleep", 0.03, "Rating: [[7]]"))
+    keys = [(row["id"], row["system"]) for row in lines(out / "judgments.jsonl")]
+    assert len(keys) == len(set(keys)) == 24
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["systems"]["a"]["n"] == summary["systems"]["b"]["n"] == 12
+    assert summary["systems"]["a"]["mean"] == summary["systems"]["b"]["mean"] == 7
+
+
+def test_translate_killed_five_times_ends_with_every_row_once(tmp_path):
+    rows = pivot_rows()
+    source = write_jsonl(tmp_path / "en.jsonl", rows)
+    out = tmp_path / "zh.jsonl"
+    args = [
+        "data",
+        "translate",
+        "--input",
+        str(source),
+        "--lang",
+        "zh",
+        "--model",
+        "m",
+        "--concurrency",
+        "1",
+        "--output",
+        str(out),
+    ]
+    killed_five_times(args, out, len(rows), zh_translation)
+    assert sorted(row["id"] for row in lines(out)) == sorted(row["id"] for row in rows)
