@@ -30,8 +30,8 @@ from pathlib import Path
 import yaml
 
 from axolotl_plug.args import PlugConfig
-from axolotl_plug.eval.generation import merged_model
 from axolotl_plug.format.langid import identify, share_in_language
+from benchmarks.serving import merged_model
 from tests.helpers.engine import FakeEngine
 
 REPO = Path(__file__).resolve().parents[1]

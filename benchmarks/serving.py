@@ -33,11 +33,27 @@ from pathlib import Path
 
 import httpx
 
-from axolotl_plug.eval.generation import merged_model
 from tests.helpers.engine import FakeEngine
 from tests.helpers.servers import plug_serve, transformers_serve
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def merged_model(model_dir: str | Path, folder: str | Path) -> Path:
+    """A full model folder for engines that cannot load adapters: a LoRA output folder
+    merged into its base and saved to `folder` (with the tokenizer and plug.json); a
+    full model folder is returned as it is."""
+    model_dir, folder = Path(model_dir), Path(folder)
+    if not (model_dir / "adapter_config.json").is_file():
+        return model_dir
+    from axolotl_plug.eval.generation import load_for_generation
+
+    model, tokenizer = load_for_generation(model_dir)
+    model.merge_and_unload().save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    if (model_dir / "plug.json").is_file():
+        (folder / "plug.json").write_text((model_dir / "plug.json").read_text(encoding="utf-8"), encoding="utf-8")
+    return folder
 
 
 def stream_times(url: str, body: dict) -> dict:

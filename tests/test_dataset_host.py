@@ -1,5 +1,5 @@
 """Pins of the axolotl and transformers behaviour that `axolotl_plug.dataset.host` and
-the renderer rely on without a documented API. Each runs on both supported stacks; a
+the renderer rely on without a documented API. Each runs on every supported stack; a
 failure here after an upgrade names the host behaviour that moved."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from axolotl.utils.dict import DictDefault
 
 from axolotl_plug.dataset.host import StockStrategy, chat_template_of
 from axolotl_plug.dataset.labels import IGNORE
-from axolotl_plug.dataset.render import ChatRenderer, render_chat
+from axolotl_plug.dataset.render import ChatRenderer
 from axolotl_plug.dataset.strategy import recording_reports
-from tests.helpers.models import cpu_config, tokenize_with_axolotl
+from tests.helpers.models import cpu_config, render_chat, tokenize_with_axolotl
 from tests.helpers.rows import ROWS, write_jsonl
 
 CONVERSATION = [

@@ -7,11 +7,11 @@ import pytest
 
 from axolotl_plug.args import PlugConfig
 from axolotl_plug.dataset.layout import lay_out_answer
-from axolotl_plug.dataset.render import ChatRenderer, render_answer, render_answer_in_full, render_chat
+from axolotl_plug.dataset.render import ChatRenderer, render_answer, render_answer_in_full
 from axolotl_plug.format.answer import AnswerFormat
 from axolotl_plug.format.languages import get_language
 from axolotl_plug.format.templates import resolve_template
-from tests.helpers.models import bundled_chat_templates
+from tests.helpers.models import bundled_chat_templates, render_chat
 
 CHAT_TEMPLATES = bundled_chat_templates()
 

@@ -24,8 +24,9 @@ def printed_answers(stdout: str) -> list[tuple[str, str]]:
 
 
 def greedy_targets(model_dir, instructions, config, limit):
-    from axolotl_plug.eval.generation import generate_answers, load_for_generation
+    from axolotl_plug.eval.generation import load_for_generation
     from axolotl_plug.format.prompt import prompt_messages
+    from tests.helpers.models import generate_answers
 
     model, tokenizer = load_for_generation(model_dir)
     prompts = [prompt_messages(text, "zh", config) for text in instructions]
@@ -119,9 +120,10 @@ def test_show_pivot_dims_the_pivot_in_a_terminal_and_without_it_hides_it(plug_tr
     sections (as the model wrote them, up to the target header) dimmed, then the target;
     without the flag, the target alone, no escape codes."""
     from axolotl_plug.config import read_config
-    from axolotl_plug.eval.generation import generate_answers, load_for_generation
+    from axolotl_plug.eval.generation import load_for_generation
     from axolotl_plug.format.answer import AnswerFormat
     from axolotl_plug.format.prompt import prompt_messages
+    from tests.helpers.models import generate_answers
 
     config_path, model_dir, _ = plug_trained
     _, config = read_config(config_path)

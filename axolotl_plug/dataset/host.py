@@ -2,7 +2,7 @@
 
 axolotl ships monthly; everything the data path needs from it passes through here, so
 a change in the host is mended in one place. What we rely on, each pinned by a test in
-tests/test_dataset_host.py on both supported stacks (axolotl 0.19 and 0.21):
+tests/test_dataset_host.py on every supported stack (axolotl 0.19, 0.20 and 0.21):
 
 - `axolotl.prompt_tokenizers.DatasetWrappingStrategy`: a dataset type whose strategy
   subclasses it is handed the whole dataset (`wrap_dataset(dataset, process_count=...,

@@ -104,25 +104,14 @@ def render_answer_in_full(source: str, values: dict[str, str], extra: dict) -> t
 # -- the chat template ------------------------------------------------------------------
 
 
-def render_chat(tokenizer, chat_template: str, messages: list[dict], template_kwargs: dict | None = None) -> str:
-    """The conversation as text, exactly as the stock strategy renders it."""
-    return tokenizer.apply_chat_template(
-        messages,
-        chat_template=chat_template,
-        tokenize=False,
-        add_generation_prompt=False,
-        **(template_kwargs or {}),
-    )
-
-
 # Only parses templates, to read their syntax tree; `loopcontrols` as transformers enables
 # it. A template this cannot parse (a custom tag) is simply rendered per row.
 _PARSER = Environment(extensions=["jinja2.ext.loopcontrols"])
 
 
 class ChatRenderer:
-    """`render_chat` for one tokenizer and template, minus apply_chat_template's per-call
-    set-up: the special-token variables are read once and the template is rendered
+    """The conversation as text, as the stock strategy's apply_chat_template renders it
+    for one tokenizer and template, minus its per-call set-up: the special-token variables are read once and the template is rendered
     through transformers' `render_jinja_template`, which keeps it compiled.
 
     A template that only pastes message contents in (see `paste`) is rendered once per

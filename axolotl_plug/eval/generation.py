@@ -1,4 +1,4 @@
-"""Greedy generation from PLUG prompts in this process: loading a trained model (full
+"""Generation from PLUG prompts in this process (greedy, or sampled for preference data): loading a trained model (full
 or LoRA), batched Hugging Face `generate` (shared with the demo, the evaluation
 callback and `plug chat`), and `axolotl plug generate`'s in-process answer files.
 
@@ -10,7 +10,7 @@ use too). Answers on a serving engine: eval/served.py; the file format: eval/ans
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from axolotl_plug.args import PlugConfig
@@ -38,21 +38,6 @@ def load_for_generation(model_dir: str | Path):
         model = AutoModelForCausalLM.from_pretrained(model_dir)
     model.eval()
     return model, tokenizer
-
-
-def merged_model(model_dir: str | Path, folder: str | Path) -> Path:
-    """A full model folder for engines that cannot load adapters: a LoRA output folder
-    merged into its base and saved to `folder` (with the tokenizer and plug.json); a
-    full model folder is returned as it is."""
-    model_dir, folder = Path(model_dir), Path(folder)
-    if not (model_dir / "adapter_config.json").is_file():
-        return model_dir
-    model, tokenizer = load_for_generation(model_dir)
-    model.merge_and_unload().save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    if (model_dir / "plug.json").is_file():
-        (folder / "plug.json").write_text((model_dir / "plug.json").read_text(encoding="utf-8"), encoding="utf-8")
-    return folder
 
 
 def answer_budget(prompt_tokens: int, max_new_tokens: int | None, sequence_len: int | None) -> int:
@@ -150,23 +135,6 @@ def _stop_ids(model, tokenizer) -> set[int]:
     configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
     ids = set(configured if isinstance(configured, (list, tuple)) else [configured])
     return {i for i in ids | {tokenizer.eos_token_id} if i is not None}
-
-
-def generate_answers(
-    model,
-    tokenizer,
-    prompts: Iterable[list[dict]],
-    *,
-    max_new_tokens: int | None = 256,
-    sequence_len: int | None = None,
-    batch_size: int = 8,
-) -> Iterator[Generated]:
-    """Greedy answers to chat prompts (messages up to the user turn), with the chat
-    template saved with the tokenizer."""
-    ids = [prompt_ids(tokenizer, messages) for messages in prompts]
-    return generate_from_ids(
-        model, tokenizer, ids, max_new_tokens=max_new_tokens, sequence_len=sequence_len, batch_size=batch_size
-    )
 
 
 def generate_file(

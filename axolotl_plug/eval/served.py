@@ -30,7 +30,7 @@ def generate_served(
     progress: bool = True,
 ) -> dict[str, float]:
     """Answer every record not yet in `output` on an OpenAI-compatible server (the
-    `llm_client.ChatClient` `client`), `concurrency` requests at a time, greedy (or
+    `llm.client.ChatClient` `client`), `concurrency` requests at a time, greedy (or
     sampled: temperature, top_p and seed sent with each request); append lines as
     answers arrive; return the metrics of the whole file.
 

@@ -1,5 +1,5 @@
 """`axolotl plug chat`: talk to a trained PLUG model in the terminal, as its users would
-see it: the prompt training used, greedy decoding, and only the target answer, streamed
+see it: the prompt training used, greedy decoding (or --temperature), and only the target answer, streamed
 through the same splitter as `plug serve` (the pivot sections dimmed with --show-pivot).
 
 Each message starts a new conversation, as each training row did. After each answer a

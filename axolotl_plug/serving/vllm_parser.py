@@ -27,12 +27,8 @@ from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
+from vllm.entrypoints.generate.base.protocol import DeltaMessage
 from vllm.reasoning import ReasoningParser, ReasoningParserManager
-
-try:  # vLLM >= 0.2x moved the protocol classes
-    from vllm.entrypoints.generate.base.protocol import DeltaMessage
-except ImportError:  # pragma: no cover - older vLLM
-    from vllm.entrypoints.openai.protocol import DeltaMessage
 
 from axolotl_plug.format.answer import AnswerFormat
 from axolotl_plug.serving.settings import read_settings

@@ -4,6 +4,7 @@ axolotl's own dataset pipeline run on them."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import yaml
@@ -197,3 +198,33 @@ def train_plug_model(work: Path, config: Path, bench: Path) -> None:
     result = run_axolotl("train", str(config))
     assert result.returncode == 0, result.stderr[-3000:]
     write_jsonl(bench, [{"id": i, "instruction": r["instruction"], "lang": r["lang"]} for i, r in enumerate(ROWS)])
+
+
+def render_chat(tokenizer, chat_template: str, messages: list[dict], template_kwargs: dict | None = None) -> str:
+    """The conversation as text, exactly as the stock strategy renders it."""
+    return tokenizer.apply_chat_template(
+        messages,
+        chat_template=chat_template,
+        tokenize=False,
+        add_generation_prompt=False,
+        **(template_kwargs or {}),
+    )
+
+
+def generate_answers(
+    model,
+    tokenizer,
+    prompts: Iterable[list[dict]],
+    *,
+    max_new_tokens: int | None = 256,
+    sequence_len: int | None = None,
+    batch_size: int = 8,
+) -> Iterator:
+    """Greedy answers to chat prompts (messages up to the user turn), with the chat
+    template saved with the tokenizer."""
+    from axolotl_plug.eval.generation import generate_from_ids, prompt_ids
+
+    ids = [prompt_ids(tokenizer, messages) for messages in prompts]
+    return generate_from_ids(
+        model, tokenizer, ids, max_new_tokens=max_new_tokens, sequence_len=sequence_len, batch_size=batch_size
+    )
