@@ -112,8 +112,8 @@ class PlugConfig(_Strict):
     answer_template: str | None = Field(
         default=None,
         description="Jinja file laying out the assistant answer (a path, or the name of a "
-        "file in prompt_templates/). Default: the shipped plug_response.jinja. (Called "
-        "`response_template` before 0.2: that name now means the tokenizer's parsing metadata.)",
+        "file in prompt_templates/). Default: the shipped plug_response.jinja. (Formerly "
+        "`response_template`, a name that now means the tokenizer's parsing metadata.)",
     )
     chat_template: str | None = Field(
         default=None,

@@ -123,8 +123,9 @@ def describe_invalid(error) -> str:
     prefix = "plug." if error.title == "PlugConfig" else ""
     parts = []
     for item in error.errors()[:3]:
-        where = prefix + ".".join(str(part) for part in item["loc"])
-        what = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
+        where = ".".join(str(part) for part in item["loc"])
+        where = prefix + where if where else ""  # a rule on the whole block says its own keys
+        what = "unknown key" if item["type"] == "extra_forbidden" else item["msg"].removeprefix("Value error, ")
         parts.append(f"{where}: {what}" if where else what)
     more = len(error.errors()) - 3
     return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")

@@ -81,3 +81,27 @@ def test_the_default_prepared_path_is_axolotls():
     from axolotl.common.const import DEFAULT_DATASET_PREPARED_PATH as axolotls
 
     assert DEFAULT_DATASET_PREPARED_PATH == axolotls
+
+
+def test_the_old_response_template_key_fails_naming_its_new_name(tmp_path):
+    import pytest
+    import yaml
+
+    from tests.helpers.commands import plug_in_process
+    from tests.helpers.models import load_config
+
+    raw = {"target_language": "zh", "response_template": "plug_response"}
+    expected = "plug.response_template is now plug.answer_template"
+    with pytest.raises(ValueError, match=expected):
+        load_config(cpu_config(tmp_path, tmp_path, tmp_path / "rows.jsonl", raw))
+    config = tmp_path / "old.yml"
+    config.write_text(yaml.safe_dump(cpu_config(tmp_path, tmp_path, tmp_path / "rows.jsonl", raw)), encoding="utf-8")
+    result = plug_in_process("audit", str(config))
+    assert result.returncode != 0
+    assert result.stderr.strip() == (
+        f"Error: {config}: {expected} (the Jinja layout of the answer); rename the key. `response_template` "
+        "is the name transformers and the serving engines give the tokenizer's parsing metadata."
+    )
+    renamed = dict(raw, answer_template=raw.pop("response_template"))
+    apply_plug_config(cfg := {"plug": renamed, "datasets": [{"path": "d", "type": "plug"}]})
+    assert cfg["plug"]["answer_template"].endswith("plug_response.jinja")

@@ -91,3 +91,35 @@ def test_misspelt_plug_key_is_rejected(tiny_model_dir, tmp_path):
     data = write_jsonl(tmp_path / "rows.jsonl", ROWS)
     with pytest.raises(Exception, match="train_on_pivots"):
         tokenize_with_axolotl(cpu_config(tiny_model_dir, tmp_path, data, {"train_on_pivots": False}))
+
+
+def test_a_bad_row_is_counted_under_one_reason_in_sft_and_in_dpo(tiny_model_dir, tmp_path, caplog):
+    """The same bad fields, once in an SFT row and once in a preference row: both
+    pipelines count them under the same labels (RowError.reason)."""
+    from axolotl.loaders import load_tokenizer
+
+    import axolotl_plug
+    from axolotl_plug.records import read_records
+    from tests.helpers.models import load_config
+
+    good = {k: ROWS[0][k] for k in ("pivot_instruction", "pivot_response", "response")}
+    bad = [{"instruction": 42, "lang": "zh"}, {"instruction": ROWS[0]["instruction"], "lang": "xx"}]
+    sft = write_jsonl(tmp_path / "sft.jsonl", [ROWS[0]] + [dict(ROWS[0], **fields) for fields in bad])
+    prefs = write_jsonl(
+        tmp_path / "prefs.jsonl",
+        [{"instruction": ROWS[0]["instruction"], "lang": "zh", "chosen": good, "rejected": good}]
+        + [{**fields, "chosen": good, "rejected": good} for fields in bad],
+    )
+    plug = {"target_language": "zh", "on_bad_row": "skip"}
+    with recording_reports() as reports:
+        tokenize_with_axolotl(cpu_config(tiny_model_dir, tmp_path / "sft", sft, plug))
+    expected = {"instruction: not text": 1, "lang: unknown language code 'xx'": 1}
+    assert reports[0].dropped == expected
+    # the transform axolotl's preference loader maps (in a worker process of its own), run here
+    cfg = load_config(cpu_config(tiny_model_dir, tmp_path / "dpo", prefs, plug, rl="dpo"))
+    transform, _ = axolotl_plug.preference(cfg)
+    rows = read_records(prefs)
+    with caplog.at_level(logging.WARNING):
+        out = transform({key: [row[key] for row in rows] for key in rows[0]}, tokenizer=load_tokenizer(cfg))
+    assert len(out["chosen"]) == 1
+    assert "skipped 2 of 3 rows in a batch: 1 instruction: not text, 1 lang: unknown language code 'xx'" in caplog.text

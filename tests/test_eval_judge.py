@@ -560,3 +560,28 @@ def test_single_grading_with_the_paper_protocol(files, tmp_path):
     with FakeEngine(single_reply) as server:
         assert plug_command(*args, "--base-url", server.url).returncode == 0
     assert server.requests == []  # nothing asked again
+
+
+def test_one_protocol_rule_for_pairwise_single_and_truthfulqa_judging():
+    """`ours` and `paper` mean the same for every judge request: the paper's never asks
+    again and sends the reference's own settings (FastChat's, or the PLUG repository's
+    gpt_utils for X-TruthfulQA); ours may ask again at temperature 0."""
+    from axolotl_plug.eval.judge.prompt import Judging, Protocol, gpt_utils_request
+
+    for mode in ("pair", "single"):
+        paper, mine = Protocol("paper", mode, "p", "s", "t"), Protocol("ours", mode, "o", "s", "t")
+        assert (paper.reasks, mine.reasks) == (False, True)
+        assert paper.settings(1024) == {"n": 1, "temperature": 0, "top_p": 0, "max_tokens": 1024}
+        assert mine.settings(1024) == {"temperature": 0.0, "max_tokens": 1024}
+    truthfulqa = Judging("paper", gpt_utils_request)
+    assert not truthfulqa.reasks
+    assert truthfulqa.settings(1024) == {
+        "max_tokens": 1024,
+        "temperature": 0.0,
+        "top_p": 0.0,
+        "n": 1,
+        "extra_body": {"stop": None},
+    }
+    assert Judging("ours", gpt_utils_request).settings(1024) == mine.settings(1024)
+    with pytest.raises(ValueError, match="unknown judge protocol 'fastchat'"):
+        Judging("fastchat")

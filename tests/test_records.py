@@ -244,3 +244,55 @@ def test_translate_killed_five_times_ends_with_every_row_once(tmp_path):
     ]
     killed_five_times(args, out, len(rows), zh_translation)
     assert sorted(row["id"] for row in lines(out)) == sorted(row["id"] for row in rows)
+
+
+def test_a_row_without_the_commands_own_field_is_not_resumed(tmp_path):
+    """`finished(required=...)`: a file of rows with ids is resumed only by the command
+    whose rows they are (answer lines have `raw_output`)."""
+    from axolotl_plug.eval.answers import unanswered
+
+    path = write_jsonl(tmp_path / "rows.jsonl", [{"id": 1, "output": "x"}])
+    assert set(finished(path)) == {"1"}
+    with pytest.raises(ForeignFileError, match="line 1 is not a row this command writes"):
+        finished(path, required=("raw_output",))
+    with pytest.raises(ForeignFileError, match="line 1 is not a row this command writes"):
+        unanswered([{"id": 2, "instruction": "q", "lang": "zh"}], path)
+    write_jsonl(path, [{"id": 1, "output": "x", "raw_output": "x"}])
+    assert [r["id"] for r in unanswered([{"id": 1}, {"id": 2}], path)] == [2]
+
+
+def test_judge_and_score_keep_a_run_folder_by_one_rule(tmp_path):
+    """The same folders go to judging and to scoring: a user's summary is refused by both
+    with the same message, each refuses the other's run, and each rewrites its own."""
+    from axolotl_plug.eval.judge.prompt import ours
+    from axolotl_plug.eval.judge.run import run_single
+    from axolotl_plug.eval.report import read_summary
+    from axolotl_plug.eval.score.svamp import score_svamp
+    from axolotl_plug.llm.client import ChatClient
+
+    answers = write_jsonl(tmp_path / "answers.jsonl", [{"id": 1, "lang": "zh", "output": "答案是2。"}])
+    bench = write_jsonl(tmp_path / "bench.jsonl", [{"id": 1, "lang": "zh", "instruction": "一加一？", "answer": 2}])
+    users = tmp_path / "users"
+    users.mkdir()
+    (users / "summary.json").write_text('{"my": "notes"}', encoding="utf-8")
+    with FakeEngine(lambda body, n: "[[9]]") as engine:
+
+        def judge(folder):
+            client = ChatClient("judge", engine.url)
+            return run_single(str(bench), [answers], folder, client, protocol=ours(mode="single"), progress=False)
+
+        def score(folder):
+            return score_svamp(answers, str(bench), folder, progress=False)
+
+        for run in (judge, score):
+            with pytest.raises(ForeignFileError, match=r"users/summary.json is not a file this command writes"):
+                run(users)
+        assert (users / "summary.json").read_text(encoding="utf-8") == '{"my": "notes"}'
+        judge(tmp_path / "judged")
+        score(tmp_path / "scored")
+        with pytest.raises(ForeignFileError, match="summary.json is not a file this command writes"):
+            judge(tmp_path / "scored")
+        with pytest.raises(ForeignFileError, match="summary.json is not a file this command writes"):
+            score(tmp_path / "judged")
+        assert judge(tmp_path / "judged") == read_summary(tmp_path / "judged")
+        assert score(tmp_path / "scored") == read_summary(tmp_path / "scored")
