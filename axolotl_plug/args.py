@@ -144,6 +144,12 @@ class PlugConfig(_Strict):
     eval: PlugEvalConfig | None = Field(
         default=None, description="Attach the PLUG evaluation callback (see PlugEvalConfig)."
     )
+    write_response_template: bool = Field(
+        default=True,
+        description="At the end of training, write the tokenizer's `response_template` into the saved "
+        "tokenizer_config.json, so that vLLM, SGLang and `transformers serve` return the target answer as "
+        "content and the pivot sections as reasoning. It replaces a base model's own.",
+    )
 
     def header_overrides(self) -> dict[str, dict[str, str | None]]:
         """`headers` as plain dicts, the form languages.get_language and extract take."""

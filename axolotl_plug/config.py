@@ -41,7 +41,12 @@ def _plug_datasets(cfg: dict) -> list[dict]:
 def fingerprint(config: PlugConfig, template_texts: list[str]) -> str:
     """Short hash of everything in `plug:` that changes tokenized data (templates' text too)."""
     payload = json.dumps(
-        {"plug": config.model_dump(mode="json", exclude={"eval"}), "templates": template_texts, "version": __version__},
+        {
+            # what only inference reads leaves the tokenized data as it is
+            "plug": config.model_dump(mode="json", exclude={"eval", "write_response_template"}),
+            "templates": template_texts,
+            "version": __version__,
+        },
         sort_keys=True,
         ensure_ascii=False,
     )

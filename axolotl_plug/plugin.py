@@ -24,7 +24,34 @@ class PlugPlugin(BasePlugin):
         from axolotl_plug.serving.settings import write_settings
 
         if cfg.get("plug") is not None and is_main_process():
-            write_settings(cfg.output_dir, plug_config(cfg), cfg.get("sequence_len"))
+            config = plug_config(cfg)
+            write_settings(cfg.output_dir, config, cfg.get("sequence_len"))
+            if config.write_response_template and config.mode == "plug":
+                self._write_response_template(cfg.output_dir)
+
+    @staticmethod
+    def _write_response_template(output_dir) -> None:
+        """The split for vLLM, SGLang and `transformers serve` (serving/metadata.py), once
+        the tokenizer is saved; a template it cannot be derived from is logged, not fatal."""
+        from pathlib import Path
+
+        from axolotl_plug.dataset.host import get_logger
+        from axolotl_plug.serving.metadata import TOKENIZER_CONFIG, model_response_template, write_response_template
+
+        log = get_logger(__name__)
+        if not (Path(output_dir) / TOKENIZER_CONFIG).is_file():
+            return  # not saved yet: axolotl calls post_train again after saving
+        try:
+            template = model_response_template(output_dir)
+            previous = write_response_template(output_dir, template)
+        except ValueError as exc:
+            log.warning(f"PLUG: no response_template written to {output_dir} ({exc}); serve with `axolotl plug serve`")
+            return
+        if previous not in (None, template):
+            log.warning(
+                f"PLUG: replaced the base tokenizer's response_template in {output_dir}/{TOKENIZER_CONFIG}: "
+                "the model was trained to answer in PLUG's format"
+            )
 
     def add_callbacks_post_trainer(self, cfg, trainer):
         """Attach the evaluation callback when `plug.eval` is configured."""

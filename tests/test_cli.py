@@ -75,6 +75,7 @@ EVERY_COMMAND = [
     "generate",
     "judge",
     "report",
+    "response-template",
     "score svamp",
     "score truthfulqa",
     "serve",

@@ -193,6 +193,12 @@ CASES = [
         "data build --pivot {w}/numbers.jsonl --target {w}/pivot.jsonl --lang zh --output {w}/o.jsonl",
         ["numbers.jsonl", "row 0"],
     ),
+    # a model folder without what the command reads
+    (
+        "response-template/no-tokenizer",
+        "response-template {w}/model --write",
+        ["model/tokenizer_config.json not found", "no saved tokenizer"],
+    ),
     # a missing required field
     (
         "generate/no-instruction",

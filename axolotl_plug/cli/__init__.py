@@ -8,7 +8,7 @@ import os
 
 import click
 
-from axolotl_plug.cli import audit, chat, data, demo, generate, judge, report, score, serve
+from axolotl_plug.cli import audit, chat, data, demo, generate, judge, report, response_template, score, serve
 from axolotl_plug.cli.common import HOST_LOG_VARIABLES, HOST_LOGGERS, PlugGroup
 
 __all__ = ["HOST_LOGGERS", "HOST_LOG_VARIABLES", "main", "plug"]
@@ -28,6 +28,7 @@ for command in (
     report.report,
     data.data,
     serve.serve,
+    response_template.response_template,
     chat.chat,
     demo.demo_model,
     demo.demo,

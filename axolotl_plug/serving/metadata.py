@@ -1,0 +1,76 @@
+"""The model folder carries its own split: the `response_template` (format/response_template.py)
+of a trained model, derived from its plug.json and its chat template, and written into
+its tokenizer_config.json, where transformers, vLLM and SGLang read it
+([serving.md](../../docs/serving.md#the-model-folder-carries-its-own-split)).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from axolotl_plug.args import PlugConfig
+from axolotl_plug.format.answer import AnswerFormat
+from axolotl_plug.format.languages import LANGUAGES
+from axolotl_plug.format.response_template import response_template
+
+TOKENIZER_CONFIG = "tokenizer_config.json"
+KEY = "response_template"
+_SENTINEL = "\u2063PLUG-ANSWER\u2063"  # text no template writes itself
+
+
+def answer_formats(config: PlugConfig) -> list[AnswerFormat]:
+    """Every format a model trained with `config` may answer in: rows may name their own
+    target language, so every language of the table and of `plug.headers` but the pivot,
+    the configured target first."""
+    codes = [config.target_language, *LANGUAGES, *config.header_overrides()]
+    codes = [c for c in dict.fromkeys(codes) if c and c != config.pivot_language]
+    return [AnswerFormat.from_config(config, code) for code in codes]
+
+
+def chat_markers(tokenizer) -> tuple[str, list[str]]:
+    """(generation prompt, end-of-turn texts) of the tokenizer's chat template: what
+    `add_generation_prompt` adds to a conversation, and what the template writes after an
+    assistant message."""
+    user = [{"role": "user", "content": "Hello."}]
+    bare = tokenizer.apply_chat_template(user, tokenize=False, add_generation_prompt=False)
+    prompted = tokenizer.apply_chat_template(user, tokenize=False, add_generation_prompt=True)
+    if not prompted.startswith(bare):
+        raise ValueError("the chat template renders a conversation differently with add_generation_prompt")
+    answered = tokenizer.apply_chat_template(
+        [*user, {"role": "assistant", "content": _SENTINEL}], tokenize=False, add_generation_prompt=False
+    )
+    tail = answered[answered.rindex(_SENTINEL) + len(_SENTINEL) :].strip()
+    return prompted[len(bare) :], [tail] if tail else []
+
+
+def model_response_template(model_dir: str | Path) -> dict:
+    """The `response_template` of a trained model folder (plug.json in it or one level
+    up, the tokenizer and its chat template in it)."""
+    from transformers import AutoTokenizer
+
+    from axolotl_plug.serving.settings import read_settings
+
+    settings, _ = read_settings(model_dir)
+    if not (Path(model_dir) / TOKENIZER_CONFIG).is_file():
+        raise FileNotFoundError(f"{Path(model_dir) / TOKENIZER_CONFIG} not found: the folder holds no saved tokenizer")
+    generation_prompt, end_of_turn = chat_markers(AutoTokenizer.from_pretrained(str(model_dir)))
+    return response_template(answer_formats(settings), generation_prompt, end_of_turn)
+
+
+def write_response_template(model_dir: str | Path, template: dict) -> dict | None:
+    """Set `response_template` in the folder's tokenizer_config.json, keeping every other
+    key as it is; returns the one it replaced (None where there was none)."""
+    path = Path(model_dir) / TOKENIZER_CONFIG
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path} not found: the folder holds no saved tokenizer") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+    previous = data.get(KEY)
+    data[KEY] = template
+    partial = path.with_name(path.name + ".partial")  # a crash mid-write leaves the old file whole
+    partial.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    partial.replace(path)
+    return previous
