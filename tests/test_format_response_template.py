@@ -111,6 +111,7 @@ def test_content_is_the_extracted_target_for_every_language_and_cut(order):
                     assert message.get("content", "") == expected, (code, pieces)
                     assert chunks.strip() == expected, (code, pieces)
                     assert not any(h in chunks for h in headers), (code, pieces)
+                    assert not any(EOT in value for value in message.values()), (code, pieces)
                     checked += 1
     assert checked > 2 * len(TARGETS) * 5 * 9
 
@@ -218,3 +219,44 @@ def test_where_the_split_differs_from_extract_is_as_documented():
         "English instruction:\nSay hi.\n\n中文回复：\n你好\n\nEnglish response:\nHi", template, prefix=""
     )
     assert (parsed["content"], parsed["thinking"]) == ("你好", "Hi")
+
+
+@pytest.mark.parametrize("order", ["pivot_first", "target_first"])
+def test_what_a_splitting_engine_sends_rejoins_into_the_same_answer(order):
+    """`AnswerFormat.rejoin` and the streaming `Rejoiner` (what `plug serve` and `generate
+    --base-url` do when an engine applied the response_template): the engine's reasoning
+    and content, whole or in its own stream chunks at random cuts, read back as the answer
+    the model wrote: the same target, pivot and status."""
+    from transformers.utils.chat_parsing import parse_response
+
+    from axolotl_plug.format.answer import Rejoiner
+
+    config = PlugConfig(target_language="zh", order=order)
+    template = response_template(answer_formats(config), "<|assistant|>\n", [EOT])
+    rng = random.Random(3)
+    for code in ("zh", "ko", "es", "ar", "th"):
+        fmt = AnswerFormat.from_config(config, code)
+        for answer in answers(fmt)[:2] + answers(fmt)[4:]:  # the answers with a target that has text
+            expected = fmt.extract(answer)
+            parsed = parse_response(answer + EOT, template, prefix="")
+            rejoined = fmt.extract(fmt.rejoin(parsed.get("thinking", ""), parsed["content"]))
+            # target first, the engine's reasoning keeps only what followed the answer (docs/serving.md)
+            assert (rejoined.target, rejoined.pivot, rejoined.status) == (
+                expected.target,
+                expected.pivot,
+                expected.status,
+            )
+            for _ in range(10):
+                from transformers.utils.chat_parsing import ResponseParser
+
+                parser, events = ResponseParser(template, prefix=PROMPT), []
+                for piece in cuts(answer + EOT, rng):
+                    events += parser.feed(piece)
+                events += parser.finalize()[1]
+                joiner = Rejoiner(fmt)
+                text = "".join(
+                    joiner.feed(*(e["text"], "") if e["field"] == "thinking" else ("", e["text"]))
+                    for e in events
+                    if e["type"] == "region_chunk"
+                )
+                assert fmt.extract(text + joiner.close()).target == expected.target, (code, answer)

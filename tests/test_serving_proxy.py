@@ -234,7 +234,10 @@ def test_monolingual_model_answers_pass_through_whole():
 
 
 def test_behind_transformers_serve_the_streamed_answer_is_the_extracted_target(plug_trained, tmp_path):
-    """A PLUG-trained model on a real engine: what users see is extract(full answer).target."""
+    """A PLUG-trained model on a real engine. `transformers serve` applies the model
+    folder's response_template itself (content: the target answer, reasoning_content: the
+    pivot sections); `plug serve` in front of it gives its users the same target answer,
+    streamed or not, with the same status, and never the engine's reasoning."""
     from axolotl_plug.config import read_config
     from axolotl_plug.format.prompt import prompt_messages
     from axolotl_plug.records import load_instructions
@@ -251,24 +254,31 @@ def test_behind_transformers_serve_the_streamed_answer_is_the_extracted_target(p
         proxy = openai.OpenAI(base_url=url, api_key="k", max_retries=0, timeout=120)
         targets = []
         for record in records:
-            full = (
+            message = (
                 engine.chat.completions.create(
                     messages=prompt_messages(record["instruction"], "zh", config), **settings
                 )
                 .choices[0]
-                .message.content
+                .message
             )
-            expected = extract(full, "zh")
+            reasoning = message.model_extra.get("reasoning_content") or ""
+            assert not extract(message.content or "", "zh").pivot  # the engine split the answer itself
             user = [{"role": "user", "content": record["instruction"]}]  # the proxy adds the system prompt
             streamed, last = [], None
             for chunk in proxy.chat.completions.create(messages=user, stream=True, **settings):
                 for choice in chunk.choices:
                     streamed.append(choice.delta.content or "")
+                    assert not (choice.delta.model_extra or {}).get("reasoning_content")  # no --show-pivot
                     last = choice if choice.model_extra.get("x_plug") else last
             whole = proxy.chat.completions.create(messages=user, **settings).choices[0]
-            assert "".join(streamed) == expected.target == whole.message.content
-            assert last.model_extra["x_plug"]["status"] == expected.status == whole.model_extra["x_plug"]["status"]
-            targets.append(expected.target)
+            assert "".join(streamed) == (message.content or "") == whole.message.content
+            status = last.model_extra["x_plug"]["status"]
+            assert status == whole.model_extra["x_plug"]["status"]
+            if message.content:
+                assert status == ("ok" if "English response" in reasoning else "missing_pivot")
+            else:
+                assert status == "missing_target"
+            targets.append(message.content)
     assert any(targets)  # the tiny trained model does reach a target answer
 
 
@@ -304,3 +314,37 @@ def test_show_pivot_key_and_body_limits_through_the_real_command(model_folder, m
         assert response.status_code == 400
         assert set(response.json()["error"]) == {"message", "type", "param", "code"}  # OpenAI's error shape
         assert len(engine.requests) == sent  # neither reached the engine
+
+
+@pytest.mark.parametrize("order", ["pivot_first", "target_first"])
+def test_an_engine_that_split_the_answer_itself_is_read_as_one_that_did_not(order):
+    """vLLM (`--reasoning-parser hf`), SGLang and `transformers serve` split a PLUG answer
+    with the model folder's response_template: reasoning first (or, target first, after
+    the content), the headers consumed. The proxy gives the same target answer and status
+    as for the whole text, and never forwards the engine's reasoning."""
+    config = PlugConfig(target_language="zh", order=order)
+    answer = {
+        "pivot_first": [
+            ("reasoning_content", "English response:\nHi!"),
+            ("content", "\n你好！"),
+            ("content", "\n再见。"),
+        ],
+        "target_first": [("content", "你好！"), ("content", "\n再见。"), ("reasoning", "Hi!")],
+    }[order]
+    _, options = plug_request({"messages": [{"role": "user", "content": "q"}]}, config)
+    rewriter = Rewriter(config, options)
+    sent = [
+        rewriter.chunk({"choices": [{"index": 0, "delta": {key: text}, "finish_reason": None}]}) for key, text in answer
+    ]
+    sent.append(rewriter.chunk({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}))
+    deltas = [p["choices"][0]["delta"] for p in sent if p]
+    assert "".join(d.get("content", "") for d in deltas) == "你好！\n再见。"
+    assert not any("reasoning_content" in d or "reasoning" in d for d in deltas)
+    assert sent[-1]["choices"][0]["x_plug"]["status"] == "ok"
+    whole = {"choices": [{"index": 0, "message": {"role": "assistant"}, "finish_reason": "stop"}]}
+    for key, text in answer:
+        message = whole["choices"][0]["message"]
+        message[key] = message.get(key, "") + text
+    done = Rewriter(config, options).completion(whole)["choices"][0]
+    assert done["message"] == {"role": "assistant", "content": "你好！\n再见。"}
+    assert done["x_plug"]["status"] == "ok"

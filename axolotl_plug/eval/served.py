@@ -9,6 +9,7 @@ from pathlib import Path
 from axolotl_plug.args import PlugConfig
 from axolotl_plug.eval.answers import GREEDY, Generated, Sampling, answer_line, file_metrics, unanswered
 from axolotl_plug.eval.generation import answer_budget, prompt_ids
+from axolotl_plug.format.answer import AnswerFormat
 from axolotl_plug.format.prompt import prompt_messages
 from axolotl_plug.llm.client import ChatError
 from axolotl_plug.llm.runner import append_concurrently
@@ -52,7 +53,10 @@ def generate_served(
             return Generated("", True)  # the prompt alone fills sequence_len
         decoding = {"temperature": 0.0} if sampling.greedy else sampling.fields()
         reply = client.complete(messages, max_tokens=limit, **decoding)
-        return Generated(reply.text, reply.finish_reason == "length")
+        text = reply.text
+        if reply.reasoning:  # the engine split the answer itself (the model folder's response_template)
+            text = AnswerFormat.from_config(config, record["lang"]).rejoin(reply.reasoning, reply.text)
+        return Generated(text, reply.finish_reason == "length")
 
     bar = tqdm(
         total=len(records), initial=len(records) - len(todo), desc="generating", unit="answer", disable=not progress

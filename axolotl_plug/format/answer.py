@@ -133,11 +133,87 @@ class AnswerFormat:
                 answer = answer[:cut].strip()
         return answer
 
+    def rejoin(self, reasoning: str, content: str) -> str:
+        """The answer as the model wrote it, from an engine that split it itself (with the
+        model folder's `response_template`: `reasoning_content` and `content`). The
+        headers the engine consumed come back in their canonical form, so `extract` and
+        the splitter read the answer as they read an unsplit one."""
+        joiner = Rejoiner(self)
+        if self.order == "target_first":  # the reasoning is what followed the answer
+            return joiner.feed("", content) + joiner.feed(reasoning, "") + joiner.close()
+        return joiner.feed(reasoning, content) + joiner.close()
+
     def splitter(self) -> Splitter | Passthrough:
         """A fresh streaming splitter for answers in this format (serving/split.py)."""
         from axolotl_plug.serving.split import Passthrough, Splitter
 
         return Passthrough() if self.mode == "monolingual" else Splitter(self)
+
+
+class Rejoiner:
+    """`AnswerFormat.rejoin` for a stream: each delta's reasoning and content in, the text
+    the model wrote out.
+
+    An engine that applies the model folder's `response_template` sends the pivot
+    sections as reasoning and the target answer, its header consumed, as content. Once
+    reasoning is seen, the consumed headers come back where the field changes: the
+    target header before the content and, with `order: target_first`, the pivot response
+    header before the reasoning that follows it. Content that comes before any reasoning
+    is held until it shows a header (an engine that does not split: it passes on as it
+    is) or reasoning comes; at the end (`close`) it passes on as it is. Blank lines are
+    added only where the text around them has none."""
+
+    def __init__(self, answer_format: AnswerFormat):
+        self.format = answer_format
+        # None until the stream shows which kind of engine sent it; a monolingual answer has nothing to split
+        self.split: bool | None = None if answer_format.mode == "plug" else False
+        self.held = ""
+        self.tail = ""  # the last two characters written
+        self.in_content = self.after_content = False
+
+    def feed(self, reasoning: str, content: str) -> str:
+        out = ""
+        if reasoning and self.split is None:
+            self.split = True
+            if self.held:
+                out += self._content(self.held)
+                self.held = ""
+        if reasoning:
+            if self.in_content and not self.after_content:
+                self.after_content = True
+                if self.format.order == "target_first":
+                    out += self._header(self.format.pivot.response_header, reasoning)
+            out += self._write(reasoning)
+        if content:
+            if self.split:
+                out += self._content(content)
+            elif self.split is False:
+                out += self._write(content)
+            else:
+                self.held += content
+                if self.format.marks(self.held):
+                    self.split, out, self.held = False, out + self._write(self.held), ""
+        return out
+
+    def close(self) -> str:
+        """The rest, at the end of the stream."""
+        held, self.held = self.held, ""
+        self.split = bool(self.split)
+        return self._write(held)
+
+    def _content(self, text: str) -> str:
+        if self.in_content:
+            return self._write(text)
+        self.in_content = True
+        return self._header(self.format.target.response_header, text) + self._write(text)
+
+    def _header(self, header: str, following: str) -> str:
+        before = "" if not self.tail or self.tail.endswith("\n\n") else ("\n" if self.tail.endswith("\n") else "\n\n")
+        return self._write(before + header + ("" if following[:1].isspace() else "\n"))
+
+    def _write(self, text: str) -> str:
+        self.tail = (self.tail + text)[-2:]
+        return text
 
 
 def extract(

@@ -32,7 +32,7 @@ def response_template(formats: Sequence[AnswerFormat], generation_prompt: str, e
     - `start_anchor` is the chat template's generation prompt: the parser reads the
       output from after its last occurrence in the prompt.
     - pivot first: `thinking` opens at the start of the answer and closes at the first
-      target header; `content`, the field the parser returns to, is the rest, up to the
+      target header (or the end of turn); `content`, the field the parser returns to, is the rest, up to the
       end-of-turn text.
     - target first: `content` opens at the target header and closes at the pivot
       response header (or the end of turn); `thinking` is the rest.
@@ -54,7 +54,9 @@ def response_template(formats: Sequence[AnswerFormat], generation_prompt: str, e
         content: dict = {"content": "text"}
         if ends:
             content["close"] = ends
-        fields = {"thinking": {"open_pattern": "^", "close_pattern": targets, "content": "text"}, "content": content}
+        # no target header at all: the whole answer is reasoning, up to the end of turn
+        closer = "|".join([targets, *(re.escape(e) for e in ends)])
+        fields = {"thinking": {"open_pattern": "^", "close_pattern": closer, "content": "text"}, "content": content}
     else:
         closer = "|".join([f"(?:{header_pattern(first.pivot.response_header)})", *(re.escape(e) for e in ends)])
         thinking: dict = {"content": "text"}

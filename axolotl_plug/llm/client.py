@@ -32,6 +32,15 @@ class ChatError(RuntimeError):
 class Reply:
     text: str
     finish_reason: str | None  # "stop", "length" (cut by max_tokens), ...
+    reasoning: str = ""  # what the engine split off as reasoning (`reasoning_content`, or vLLM's `reasoning`)
+
+
+def reasoning_of(message) -> str:
+    """The reasoning an engine split off a reply (an SDK message or a plain dict):
+    `reasoning_content` (transformers serve, SGLang, vLLM before 0.10), else `reasoning`."""
+    get = message.get if isinstance(message, dict) else lambda key: getattr(message, key, None)
+    value = get("reasoning_content") or get("reasoning")
+    return value if isinstance(value, str) else ""
 
 
 @dataclass
@@ -85,7 +94,7 @@ class ChatClient:
         if not response.choices:
             raise ChatError(f"{self.base_url}: a reply with no choices")
         choice = response.choices[0]
-        return Reply(choice.message.content or "", choice.finish_reason)
+        return Reply(choice.message.content or "", choice.finish_reason, reasoning_of(choice.message))
 
     def close(self) -> None:
         self._sdk.close()

@@ -43,7 +43,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from axolotl_plug.args import PlugConfig
-from axolotl_plug.format.answer import AnswerFormat
+from axolotl_plug.format.answer import AnswerFormat, Rejoiner
 from axolotl_plug.format.languages import UnknownLanguageError, get_language
 from axolotl_plug.format.prompt import prompt_messages
 from axolotl_plug.serving.split import Passthrough, Split, Splitter
@@ -119,6 +119,7 @@ class Rewriter:
     def __init__(self, config: PlugConfig, options: Options, count_tokens: Callable[[str], int] | None = None):
         self.config, self.options, self.count_tokens = config, options, count_tokens
         self.choices: dict[int, Splitter | Passthrough] = {}
+        self.rejoiners: dict[int, Rejoiner] = {}  # for engines that split the answer themselves
 
     @property
     def finished(self) -> bool:
@@ -129,9 +130,10 @@ class Rewriter:
         """A whole (non-streamed) chat completion."""
         for choice in body.get("choices") or []:
             message = choice.get("message") or {}
-            splitter = self._splitter(choice.get("index", 0))
-            splitter.feed(message.get("content") or "")
-            splitter.close()
+            index = choice.get("index", 0)
+            self._feed(index, message, whole=True)
+            self._close(index)
+            splitter = self.choices[index]
             message["content"] = splitter.target
             if self.options.show_pivot:
                 message["reasoning_content"] = splitter.pivot
@@ -143,13 +145,13 @@ class Rewriter:
         send = not body.get("choices")  # a usage chunk, or whatever else the engine sends
         for choice in body.get("choices") or []:
             delta = choice.get("delta") or {}
-            splitter = self._splitter(choice.get("index", 0))
-            got = splitter.feed(delta.pop("content", None) or "")
+            index = choice.get("index", 0)
+            got = self._feed(index, delta)
             ended = choice.get("finish_reason") is not None
             if ended:
-                rest = splitter.close()
+                rest = self._close(index)
                 got = Split(got.pivot + rest.pivot, got.target + rest.target)
-                choice["x_plug"] = self._report(splitter)
+                choice["x_plug"] = self._report(self.choices[index])
             self._delta(delta, got)
             send |= bool(delta) or ended or bool(choice.get("logprobs"))
         return body if send else None
@@ -161,7 +163,7 @@ class Rewriter:
             if splitter.status is not None:
                 continue
             delta: dict = {}
-            self._delta(delta, splitter.close())
+            self._delta(delta, self._close(index))
             chunk = {
                 **(template or {}),
                 "choices": [{"index": index, "delta": delta, "finish_reason": None, "x_plug": self._report(splitter)}],
@@ -170,10 +172,25 @@ class Rewriter:
             out.append(chunk)
         return out
 
-    def _splitter(self, index: int) -> Splitter | Passthrough:
+    def _feed(self, index: int, message: dict, whole: bool = False) -> Split:
+        """A delta's text (or a `whole` message's) through the choice's splitter: its
+        content, rejoined with the reasoning of an engine that split a PLUG answer itself."""
+        answer_format = AnswerFormat.from_config(self.config, self.options.target_language)
         if index not in self.choices:
-            self.choices[index] = AnswerFormat.from_config(self.config, self.options.target_language).splitter()
-        return self.choices[index]
+            self.choices[index], self.rejoiners[index] = answer_format.splitter(), Rejoiner(answer_format)
+        reasoning = _pop_reasoning(message) if self.config.mode == "plug" else ""
+        content = message.pop("content", None) or ""
+        if whole:
+            text = answer_format.rejoin(reasoning, content) if reasoning else content
+        else:
+            text = self.rejoiners[index].feed(reasoning, content)
+        return self.choices[index].feed(text)
+
+    def _close(self, index: int) -> Split:
+        splitter = self.choices[index]
+        last = splitter.feed(self.rejoiners[index].close())
+        rest = splitter.close()
+        return Split(last.pivot + rest.pivot, last.target + rest.target)
 
     def _delta(self, delta: dict, got: Split) -> None:
         if got.target:
@@ -189,6 +206,18 @@ class Rewriter:
             "pivot_tokens": count(splitter.pivot) if count else None,
             "target_tokens": count(splitter.target) if count else None,
         }
+
+
+def _pop_reasoning(message: dict) -> str:
+    """Take the engine's own reasoning fields out of a message or delta (the client gets
+    ours, or none): an engine that read the model folder's response_template split the
+    answer already, and the rejoined text goes through the same splitter."""
+    from axolotl_plug.llm.client import reasoning_of
+
+    reasoning = reasoning_of(message)
+    message.pop("reasoning_content", None)
+    message.pop("reasoning", None)
+    return reasoning
 
 
 # -- the server -----------------------------------------------------------------------------
