@@ -260,3 +260,41 @@ def test_what_a_splitting_engine_sends_rejoins_into_the_same_answer(order):
                     if e["type"] == "region_chunk"
                 )
                 assert fmt.extract(text + joiner.close()).target == expected.target, (code, answer)
+
+
+def test_transformers_serve_splits_the_trained_model_with_no_flag_and_no_proxy(plug_trained, tmp_path):
+    """The real `transformers serve` on the folder `axolotl train` wrote, queried with the
+    official openai client, streaming and not: `content` is the target answer of the same
+    greedy answer generated in this process, `reasoning_content` its pivot sections."""
+    import openai
+
+    from axolotl_plug.config import read_config
+    from axolotl_plug.eval.generation import load_for_generation
+    from axolotl_plug.format.prompt import prompt_messages
+    from axolotl_plug.records import load_instructions
+    from tests.helpers.models import generate_answers
+    from tests.helpers.servers import transformers_serve
+
+    config_path, model_dir, bench = plug_trained
+    _, config = read_config(config_path)
+    records = load_instructions(str(bench))  # four languages: the template splits at any row's header
+    prompts = [prompt_messages(r["instruction"], r["lang"], config) for r in records]
+    model, tokenizer = load_for_generation(model_dir)
+    local = [a.text for a in generate_answers(model, tokenizer, prompts, max_new_tokens=120, batch_size=1)]
+    formats = [AnswerFormat.from_config(config, r["lang"]) for r in records]
+    with transformers_serve(model_dir, tmp_path) as url:
+        client = openai.OpenAI(base_url=url, api_key="k", max_retries=0, timeout=120)
+        for messages, text, fmt in zip(prompts, local, formats):
+            settings = dict(model=str(model_dir), messages=messages, temperature=0.0, max_tokens=120)
+            whole = client.chat.completions.create(**settings).choices[0].message
+            content, reasoning = [], []
+            for chunk in client.chat.completions.create(stream=True, **settings):
+                for choice in chunk.choices:
+                    content.append(choice.delta.content or "")
+                    reasoning.append((choice.delta.model_extra or {}).get("reasoning_content") or "")
+            expected = fmt.extract(text)
+            target_at = fmt.locate(text).target
+            pivot_text = (text[: target_at.header_start] if target_at else text).strip()
+            assert (whole.content or "") == "".join(content).strip() == expected.target, text
+            assert (whole.model_extra.get("reasoning_content") or "") == "".join(reasoning).strip() == pivot_text, text
+    assert any(fmt.extract(text).target for text, fmt in zip(local, formats))  # the tiny model reaches a target
