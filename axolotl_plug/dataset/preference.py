@@ -1,24 +1,9 @@
 """The preference dataset type (`type: plug` under `rl: dpo`, `ipo` or `simpo`): a row's
-prompt and its two answers, rendered exactly as PLUG SFT renders the same row.
-
-A row has `instruction`, optional `lang` and `system` (the `plug.fields` names), and
-`chosen` and `rejected` (or the dataset's `field_chosen` / `field_rejected`). Each answer
-is either a whole PLUG answer, as `generate` writes it in `raw_output` (its sections
-found by `locate_sections`; no target header is a bad row), or an object with
-`pivot_instruction`, `pivot_response` and `response`, laid out with the configured
-layout and headers. `mode: monolingual` keeps the target answers only.
-
-What axolotl's DPO trainer receives, per row:
-- `prompt`: the chat-templated system and user turns up to the assistant's start, the
-  text SFT keeps untrained before the answer;
-- `chosen`, `rejected`: the SFT rendering from there on (the answer and its end of
-  turn), trailing whitespace dropped as axolotl's own DPO types drop it.
-
-The DPO trainer scores whole answers, so `train_on_pivot: false` has no meaning here and
-is refused when the config is read (config.py). axolotl's DPO loader resolves a type
-path only as `module.function` of a top-level module (prompt_strategies/base.py:load),
-so the plugin rewrites `type: plug` to `axolotl_plug.preference`: the package's
-`preference` function, which is `loader` below.
+prompt and its two answers, rendered exactly as PLUG SFT renders the same row: `prompt`
+is the text SFT keeps untrained before the answer, `chosen` and `rejected` the SFT
+rendering from there on. axolotl's DPO loader resolves only `module.function` of a
+top-level module, hence `axolotl_plug.preference`, which is `loader` below
+([preference.md](../../docs/preference.md#rows)).
 """
 
 from __future__ import annotations

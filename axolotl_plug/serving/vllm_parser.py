@@ -1,23 +1,10 @@
-"""A vLLM reasoning parser for PLUG models: vLLM itself returns the target answer as
-`content` and the pivot sections as reasoning.
+"""A vLLM reasoning parser for PLUG models (`--reasoning-parser-plugin`, `--reasoning-parser
+plug`), for vLLM versions that cannot read the model folder's response_template.
 
-    pip install --no-deps axolotl-plug          # into vLLM's environment: it needs only
-                                                # pydantic and jinja2, which vLLM has
-    vllm serve MODEL_DIR --reasoning-parser-plugin axolotl_plug.serving.vllm_parser \\
-        --reasoning-parser plug
-
-(`python -m axolotl_plug.serving.vllm_plugin_path` prints this file's path, which
-`--reasoning-parser-plugin` takes as well.) MODEL_DIR is the folder training wrote, with
-plug.json in it; `AXOLOTL_PLUG_MODEL_DIR` points elsewhere when vLLM serves a copy
-without it. A model trained with per-row languages needs each request to name its target
-language: `"chat_template_kwargs": {"plug_target_language": "zh"}`.
-
-The parser is the streaming splitter behind vLLM's own API: vLLM makes one per request
-and choice, feeds it every delta, and at the end of the stream asks it for what is still
-held back (`get_streaming_fallback_content`). The reasoning phase never "ends" for vLLM,
-so every delta goes through the splitter, also text after the target section, and
-`is_reasoning_end` is always False: structured output (guided decoding) waits for a
-reasoning end and so does not combine with this parser.
+It is the streaming splitter behind vLLM's reasoning-parser API: one per request and
+choice, fed every delta, asked at the end for what it still holds back. The reasoning
+phase never ends for vLLM, so guided decoding does not combine with it
+([serving.md](../../docs/serving.md#vllms-own-reasoning-parser)).
 """
 
 from __future__ import annotations
