@@ -91,7 +91,7 @@ def run_demo(config_path: Path, heldout: Path, max_new_tokens: int = 128) -> Non
     from axolotl_plug.eval.answers import file_metrics
     from axolotl_plug.eval.generation import generate_file, load_for_generation
     from axolotl_plug.eval.metrics import format_table
-    from axolotl_plug.records import load_instructions, read_records
+    from axolotl_plug.io.records import load_instructions, read_records
 
     raw, config = read_config(str(config_path))
     convert_demo_model(Path(raw["base_model"]))

@@ -72,7 +72,7 @@ def generate(model_dir: Path, records: list[dict], output: Path, config: PlugCon
 
 def judge(bench: Path, a: Path, b: Path, out: Path) -> dict:
     from axolotl_plug.eval.judge.run import run_judge
-    from axolotl_plug.llm.client import ChatClient
+    from axolotl_plug.io.client import ChatClient
 
     with FakeEngine(rule_judge) as server:
         return run_judge(str(bench), a, b, out, ChatClient("rule-judge", server.url), reasks=0, progress=False)
@@ -90,7 +90,7 @@ def main() -> None:
         sys.exit(f"{args.model_dir}/plug.json not found: run `make demo` first")
     from axolotl_plug.datagen.prefs import build_prefs
     from axolotl_plug.eval.answers import file_metrics
-    from axolotl_plug.records import load_instructions, read_records, write_jsonl
+    from axolotl_plug.io.records import load_instructions, read_records, write_jsonl
 
     config = PlugConfig()  # per-row languages, as the demo was trained
     start = time.perf_counter()

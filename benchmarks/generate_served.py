@@ -64,7 +64,7 @@ def main() -> None:
 
     from axolotl_plug.args import PlugConfig
     from axolotl_plug.eval.served import generate_served
-    from axolotl_plug.llm.client import ChatClient
+    from axolotl_plug.io.client import ChatClient
 
     server = slow_server(args.latency)
     client = ChatClient("m", f"http://127.0.0.1:{server.server_address[1]}/v1", api_key_env="PLUG_BENCH_NO_KEY")

@@ -72,7 +72,7 @@ def seconds_per_100_samples(model_dir: str, samples: int) -> float:
 
     from axolotl_plug.args import PlugConfig, PlugEvalConfig
     from axolotl_plug.format.prompt import prompt_messages
-    from axolotl_plug.records import load_instructions
+    from axolotl_plug.io.records import load_instructions
     from tests.helpers.models import generate_answers
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)

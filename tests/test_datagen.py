@@ -6,7 +6,7 @@ import json
 import re
 
 from axolotl_plug.datagen.translate import INSTRUCTION_MARK, RESPONSE_MARK, translate_file
-from axolotl_plug.llm.client import ChatClient
+from axolotl_plug.io.client import ChatClient
 from tests.helpers.commands import plug_command
 from tests.helpers.engine import FakeEngine
 from tests.helpers.rows import EN_ZH, pivot_rows, target_rows, write_jsonl

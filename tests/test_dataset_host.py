@@ -91,7 +91,7 @@ def test_pure_modules_import_neither_torch_nor_axolotl():
         "dataset.offsets",
         "eval.metrics",
         "eval.judge.aggregate",
-        "records",
+        "io.records",
         "config",
         "eval.score.svamp",
         "eval.score.truthfulqa",

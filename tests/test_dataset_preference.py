@@ -169,7 +169,7 @@ def answer(rid: str, side: str) -> dict:
 
 def test_data_prefs_keeps_winners_and_counts_what_it_drops(tmp_path):
     from axolotl_plug.eval.judge.run import run_judge
-    from axolotl_plug.llm.client import ChatClient
+    from axolotl_plug.io.client import ChatClient
 
     bench = write_jsonl(tmp_path / "bench.jsonl", [{"id": rid, "instruction": rid} for rid in PLAN])
     a = write_jsonl(tmp_path / "a.jsonl", [answer(rid, "a") for rid in PLAN])

@@ -99,7 +99,7 @@ def test_a_bad_row_is_counted_under_one_reason_in_sft_and_in_dpo(tiny_model_dir,
     from axolotl.loaders import load_tokenizer
 
     import axolotl_plug
-    from axolotl_plug.records import read_records
+    from axolotl_plug.io.records import read_records
     from tests.helpers.models import load_config
 
     good = {k: ROWS[0][k] for k in ("pivot_instruction", "pivot_response", "response")}

@@ -7,7 +7,7 @@ from axolotl_plug.eval.judge.prompt import ours
 from axolotl_plug.eval.judge.run import run_single
 from axolotl_plug.eval.report import answer_shares
 from axolotl_plug.eval.score.svamp import score_svamp
-from axolotl_plug.llm.client import ChatClient
+from axolotl_plug.io.client import ChatClient
 from tests.helpers.engine import FakeEngine
 from tests.helpers.rows import write_jsonl
 

@@ -66,7 +66,7 @@ def test_default_limit_is_what_sequence_len_leaves(plug_trained, tmp_path):
     from axolotl_plug.eval.answers import file_counts
     from axolotl_plug.eval.generation import generate_file, prompt_ids
     from axolotl_plug.format.prompt import prompt_messages
-    from axolotl_plug.records import load_instructions
+    from axolotl_plug.io.records import load_instructions
 
     config_path, model_dir, bench = plug_trained
     _, config = read_config(config_path)

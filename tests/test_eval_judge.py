@@ -9,7 +9,7 @@ import pytest
 
 from axolotl_plug.eval.judge.aggregate import item_outcome
 from axolotl_plug.eval.judge.run import run_judge
-from axolotl_plug.llm.client import ChatClient, ChatError
+from axolotl_plug.io.client import ChatClient, ChatError
 from tests.helpers.commands import plug_command
 from tests.helpers.engine import FakeEngine
 from tests.helpers.rows import write_jsonl

@@ -7,7 +7,7 @@ import json
 
 from axolotl_plug.eval.judge.run import run_judge
 from axolotl_plug.eval.score.svamp import score_svamp
-from axolotl_plug.llm.client import ChatClient
+from axolotl_plug.io.client import ChatClient
 from tests.helpers.commands import plug_command
 from tests.helpers.engine import FakeEngine
 from tests.helpers.rows import write_jsonl

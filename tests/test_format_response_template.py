@@ -271,7 +271,7 @@ def test_transformers_serve_splits_the_trained_model_with_no_flag_and_no_proxy(p
     from axolotl_plug.config import read_config
     from axolotl_plug.eval.generation import load_for_generation
     from axolotl_plug.format.prompt import prompt_messages
-    from axolotl_plug.records import load_instructions
+    from axolotl_plug.io.records import load_instructions
     from tests.helpers.models import generate_answers
     from tests.helpers.servers import transformers_serve
 

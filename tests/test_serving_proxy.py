@@ -240,7 +240,7 @@ def test_behind_transformers_serve_the_streamed_answer_is_the_extracted_target(p
     streamed or not, with the same status, and never the engine's reasoning."""
     from axolotl_plug.config import read_config
     from axolotl_plug.format.prompt import prompt_messages
-    from axolotl_plug.records import load_instructions
+    from axolotl_plug.io.records import load_instructions
 
     config_path, model_dir, bench = plug_trained
     _, config = read_config(config_path)

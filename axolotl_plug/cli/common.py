@@ -43,7 +43,7 @@ class PlugGroup(click.Group):
     def invoke(self, ctx):
         from pydantic import ValidationError
 
-        from axolotl_plug.llm.client import ChatError
+        from axolotl_plug.io.client import ChatError
 
         try:
             return super().invoke(ctx)
@@ -99,7 +99,7 @@ def endpoint_options(
 
 def chat_client(model: str, base_url: str, api_key_env: str, timeout: float, max_retries: int):
     """The one client, from the endpoint options."""
-    from axolotl_plug.llm.client import ChatClient
+    from axolotl_plug.io.client import ChatClient
 
     return ChatClient(model, base_url, api_key_env, timeout=timeout, max_retries=max_retries)
 

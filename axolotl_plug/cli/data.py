@@ -114,7 +114,7 @@ def translate(
 ):
     """Translate instruction and response together, one request per row."""
     from axolotl_plug.datagen.translate import translate_file
-    from axolotl_plug.records import sibling
+    from axolotl_plug.io.records import sibling
 
     with chat_client(model, base_url, api_key_env, timeout, max_retries) as client:
         counts = translate_file(

@@ -10,7 +10,7 @@ from statistics import median
 from axolotl_plug.datagen.pairs import load_pairs
 from axolotl_plug.format.langid import wrong_language
 from axolotl_plug.format.languages import get_language
-from axolotl_plug.records import sibling, write_jsonl
+from axolotl_plug.io.records import sibling, write_jsonl
 
 # a row's response-length ratio may differ from the dataset's typical ratio by this factor
 LENGTH_FACTOR = 3.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from axolotl_plug.records import read_records
+from axolotl_plug.io.records import read_records
 
 
 def instruction_text(row: dict) -> str:

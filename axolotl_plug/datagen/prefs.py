@@ -22,7 +22,7 @@ from statistics import mean
 from axolotl_plug.eval.answers import read_answers
 from axolotl_plug.eval.judge.aggregate import item_outcome
 from axolotl_plug.format.langid import identify
-from axolotl_plug.records import finished, read_records, to_line
+from axolotl_plug.io.records import finished, read_records, to_line
 
 DROP_REASONS = ("tie", "judge error", "no target section", "target not in the target language", "not judged")
 LENGTH_BIAS = 1.5  # chosen answers this many times longer than rejected ones, on average: a warning

@@ -9,9 +9,9 @@ from pathlib import Path
 from axolotl_plug.datagen.pairs import load_pairs
 from axolotl_plug.format.langid import wrong_language
 from axolotl_plug.format.languages import get_language
-from axolotl_plug.llm.client import ChatClient
-from axolotl_plug.llm.runner import append_concurrently
-from axolotl_plug.records import finished, sibling, write_jsonl
+from axolotl_plug.io.client import ChatClient
+from axolotl_plug.io.records import finished, sibling, write_jsonl
+from axolotl_plug.io.runner import append_concurrently
 
 INSTRUCTION_MARK = "<<<INSTRUCTION>>>"
 RESPONSE_MARK = "<<<RESPONSE>>>"

@@ -17,7 +17,7 @@ from axolotl_plug.args import PlugConfig
 from axolotl_plug.eval.metrics import languages_in_play, metrics_by_language, score_answer
 from axolotl_plug.format.answer import AnswerFormat
 from axolotl_plug.format.sections import has_target
-from axolotl_plug.records import finished, read_records
+from axolotl_plug.io.records import finished, read_records
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ def answer_line(
 
 def unanswered(records: list[dict], output: Path) -> list[dict]:
     """The records `output` has no answer for yet (a file that is not an answer file is
-    refused, untouched: see records.finished)."""
+    refused, untouched: see io.records.finished)."""
     output.parent.mkdir(parents=True, exist_ok=True)
     # an answer line has its raw output: a file without one is not ours to resume
     done = finished(output, required=("raw_output",))

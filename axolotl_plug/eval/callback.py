@@ -21,7 +21,7 @@ from axolotl_plug.eval.generation import generate_from_ids, prompt_ids
 from axolotl_plug.eval.metrics import ScoredAnswer, languages_in_play, metrics_by_language, score_answer
 from axolotl_plug.eval.sources import eval_split_records
 from axolotl_plug.format.prompt import prompt_messages
-from axolotl_plug.records import load_instructions, write_jsonl
+from axolotl_plug.io.records import load_instructions, write_jsonl
 
 LOG = get_logger(__name__)
 

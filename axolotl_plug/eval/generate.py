@@ -43,7 +43,7 @@ def generate(
     `plug/` metrics and the counts (answers, truncated, no target answer) of the file."""
     from axolotl_plug.eval.generation import answer_budget
     from axolotl_plug.format.languages import get_language
-    from axolotl_plug.records import load_instructions
+    from axolotl_plug.io.records import load_instructions
 
     answer_budget(0, max_new_tokens, sequence_len)  # say now, not after loading the model, when there is no limit
     records = load_instructions(instructions, split, config.target_language)
@@ -53,7 +53,7 @@ def generate(
     common = dict(max_new_tokens=max_new_tokens, sequence_len=sequence_len, extraction=extraction, sampling=sampling)
     if endpoint is not None:
         from axolotl_plug.eval.served import generate_served
-        from axolotl_plug.llm.client import ChatClient
+        from axolotl_plug.io.client import ChatClient
 
         tokenizer = None
         if max_new_tokens is None:  # the model's own tokenizer counts the prompt, to derive the token limit

@@ -16,7 +16,7 @@ from pathlib import Path
 from axolotl_plug.args import PlugConfig
 from axolotl_plug.eval.answers import GREEDY, Generated, Sampling, answer_line, file_metrics, unanswered
 from axolotl_plug.format.prompt import prompt_messages
-from axolotl_plug.records import to_line
+from axolotl_plug.io.records import to_line
 
 
 def load_for_generation(model_dir: str | Path):

@@ -19,7 +19,7 @@ from pathlib import Path
 from axolotl_plug.eval.answers import language_of, read_answers
 from axolotl_plug.format.langid import identify
 from axolotl_plug.format.sections import has_target
-from axolotl_plug.records import replaceable
+from axolotl_plug.io.records import replaceable
 
 COLUMNS = (
     ("alpacaeval", "X-AlpacaEval win / tie / loss (%)"),

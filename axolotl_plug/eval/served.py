@@ -11,8 +11,8 @@ from axolotl_plug.eval.answers import GREEDY, Generated, Sampling, answer_line, 
 from axolotl_plug.eval.generation import answer_budget, prompt_ids
 from axolotl_plug.format.answer import AnswerFormat
 from axolotl_plug.format.prompt import prompt_messages
-from axolotl_plug.llm.client import ChatError
-from axolotl_plug.llm.runner import append_concurrently
+from axolotl_plug.io.client import ChatError
+from axolotl_plug.io.runner import append_concurrently
 
 
 def generate_served(
@@ -31,7 +31,7 @@ def generate_served(
     progress: bool = True,
 ) -> dict[str, float]:
     """Answer every record not yet in `output` on an OpenAI-compatible server (the
-    `llm.client.ChatClient` `client`), `concurrency` requests at a time, greedy (or
+    `io.client.ChatClient` `client`), `concurrency` requests at a time, greedy (or
     sampled: temperature, top_p and seed sent with each request); append lines as
     answers arrive; return the metrics of the whole file.
 

@@ -3,28 +3,9 @@ PLUG model (vLLM, SGLang, `transformers serve`, llama.cpp's server).
 
     client -> proxy adds the PLUG system prompt -> engine -> splitter -> client sees the target
 
-- `POST /v1/chat/completions`, streaming (SSE) or not. A request without a system (or
-  developer) message gets the system prompt training used. The reply's `content` is the
-  target answer; the pivot sections go to `reasoning_content` only when the server runs
-  with `show_pivot` or the request says `"x_plug": {"show_pivot": true}`.
-- Each choice carries `x_plug`: the extraction status, the target language, and the
-  tokens of the pivot and target text (re-tokenized with the model's tokenizer; the
-  headers count in neither). In a stream it comes with the choice's last chunk.
-- `usage` and every other field pass through untouched. `GET /v1/models` is passed through.
-- A model trained with per-row languages needs to know the target language of a request:
-  `"x_plug": {"target_language": "zh"}`, or else it is identified from the last user message.
-- An upstream error before the stream starts comes back with the upstream's status and
-  body. Once streaming, any failure (an error event, a broken connection, a stream that
-  stops without `[DONE]` before every choice sent its `finish_reason`) ends the stream
-  with an SSE error event and no `[DONE]`, which the `openai` client raises as an error.
-  A client that goes away closes the upstream request at once, streamed or not, even
-  while the proxy is holding back pivot text.
-- A request body over `max_body_bytes` gets 413 and malformed JSON gets 400, in
-  OpenAI's error shape; neither reaches the engine.
-- Without `api_key` the client's `Authorization` header is passed through to the engine.
-  With it, the proxy itself requires `Authorization: Bearer <api_key>` (401 otherwise,
-  compared in constant time) and sends the engine `upstream_api_key` instead, if any:
-  for deployments where the engine sits on a private network.
+Requests are rewritten (`plug_request`) and replies split (`Rewriter`) by pure code; the
+server only moves bytes, streams, and stops the upstream request when a client goes away.
+What it sends, keeps back and refuses: [serving.md](../../docs/serving.md#axolotl-plug-serve).
 """
 
 from __future__ import annotations
@@ -212,7 +193,7 @@ def _pop_reasoning(message: dict) -> str:
     """Take the engine's own reasoning fields out of a message or delta (the client gets
     ours, or none): an engine that read the model folder's response_template split the
     answer already, and the rejoined text goes through the same splitter."""
-    from axolotl_plug.llm.client import reasoning_of
+    from axolotl_plug.io.client import reasoning_of
 
     reasoning = reasoning_of(message)
     message.pop("reasoning_content", None)

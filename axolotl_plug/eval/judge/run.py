@@ -10,9 +10,9 @@ from axolotl_plug.eval.answers import Answers, language_of, read_answers
 from axolotl_plug.eval.judge.aggregate import item_outcome, rating_stats, tally
 from axolotl_plug.eval.judge.prompt import Protocol, ours
 from axolotl_plug.eval.judge.report import plot_winrate, single_markdown, summary_markdown
-from axolotl_plug.llm.client import ChatClient
-from axolotl_plug.llm.runner import Ask, ask_all
-from axolotl_plug.records import RunFolder, load_instructions
+from axolotl_plug.io.client import ChatClient
+from axolotl_plug.io.records import RunFolder, load_instructions
+from axolotl_plug.io.runner import Ask, ask_all
 
 ANSWER_ORDERS = ("ab", "ba")  # ab: A's answer in slot A; ba: swapped
 CATEGORY_FIELDS = ("dataset", "category")

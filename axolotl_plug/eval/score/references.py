@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from axolotl_plug.eval.answers import Answers
-from axolotl_plug.records import RunFolder, load_rows, write_jsonl
+from axolotl_plug.io.records import RunFolder, load_rows, write_jsonl
 
 
 def is_text(value) -> bool:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from axolotl_plug.eval.answers import language_of, read_answers
 from axolotl_plug.eval.score.references import is_number, is_text, load_references, match, write_scores
-from axolotl_plug.llm.runner import Ask, ask_all
+from axolotl_plug.io.runner import Ask, ask_all
 
 NUMBER = re.compile(r"(\-?\d+(,\d{3})*)")
 EXTRACT_SYSTEM = "You are a helpful assistant."

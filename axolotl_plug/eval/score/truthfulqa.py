@@ -20,7 +20,7 @@ from pathlib import Path
 from axolotl_plug.eval.answers import language_of, read_answers
 from axolotl_plug.eval.judge.prompt import Judging, gpt_utils_request
 from axolotl_plug.eval.score.references import is_text, is_text_list, load_references, match, write_scores
-from axolotl_plug.llm.runner import Ask, ask_all
+from axolotl_plug.io.runner import Ask, ask_all
 
 PASSES = ("truthfulness", "informativeness")
 VERDICTS = {

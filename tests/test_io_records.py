@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from axolotl_plug.records import ForeignFileError, finished
+from axolotl_plug.io.records import ForeignFileError, finished
 from tests.helpers.commands import kill_when, plug_command
 from tests.helpers.engine import FakeEngine
 from tests.helpers.rows import EN_ZH, pivot_rows, write_jsonl
@@ -268,7 +268,7 @@ def test_judge_and_score_keep_a_run_folder_by_one_rule(tmp_path):
     from axolotl_plug.eval.judge.run import run_single
     from axolotl_plug.eval.report import read_summary
     from axolotl_plug.eval.score.svamp import score_svamp
-    from axolotl_plug.llm.client import ChatClient
+    from axolotl_plug.io.client import ChatClient
 
     answers = write_jsonl(tmp_path / "answers.jsonl", [{"id": 1, "lang": "zh", "output": "答案是2。"}])
     bench = write_jsonl(tmp_path / "bench.jsonl", [{"id": 1, "lang": "zh", "instruction": "一加一？", "answer": 2}])

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from axolotl_plug.llm.client import ChatClient, ChatError
-from axolotl_plug.records import finished, to_line
+from axolotl_plug.io.client import ChatClient, ChatError
+from axolotl_plug.io.records import finished, to_line
 
 T = TypeVar("T")
 R = TypeVar("R")
