@@ -6,7 +6,7 @@
 #   make test-axolotl-0.21         Python 3.12 + axolotl 0.21 (.venv-axolotl-0.21)
 #   make demo-axolotl-0.21         the demo on the second stack
 #   make lint                      ruff's linter and formatter check (pyproject.toml)
-#   make test-vllm                 the vLLM reasoning parser against vLLM 0.33 (.venv-vllm;
+#   make test-vllm                 vLLM 0.33's own response_template parser, and our reasoning parser (.venv-vllm;
 #                                  vLLM pins its own torch; not part of `make test`)
 # Any target runs on another stack with VENV=... PYTHON=... AXOLOTL_VERSION=...
 VENV ?= .venv
@@ -84,15 +84,21 @@ demo-axolotl-0.21: python312
 
 # vLLM in a venv of its own (it pins torch 2.14); axolotl-plug goes in without its
 # dependencies, as the README tells vLLM users to install it
-$(VLLM_VENV)/.installed: pyproject.toml | python312
+$(VLLM_VENV)/.installed-$(VLLM_VERSION): pyproject.toml | python312
 	test -x $(VLLM_VENV)/bin/python || $(PYTHON312) -m venv $(VLLM_VENV)
 	$(VLLM_VENV)/bin/python -m pip install -q --upgrade pip
 	$(VLLM_VENV)/bin/python -m pip install -q vllm==$(VLLM_VERSION) pytest
 	$(VLLM_VENV)/bin/python -m pip install -q --no-deps -e .
 	touch $@
 
-test-vllm: $(VLLM_VENV)/.installed
-	$(VLLM_VENV)/bin/python -m pytest -q -p no:cacheprovider tests_vllm
+# the tiny model trained by the real `axolotl train` on the first stack, for vLLM's own
+# response_template parser (vLLM's venv has no axolotl); retrained when the code changes
+VLLM_MODEL := .make-vllm-model
+$(VLLM_MODEL)/out/plug.json: $(VENV)/.installed $(shell git ls-files axolotl_plug prompt_templates tests/helpers)
+	$(PY) -m tests.helpers.train_tiny $(VLLM_MODEL)
+
+test-vllm: $(VLLM_VENV)/.installed-$(VLLM_VERSION) $(VLLM_MODEL)/out/plug.json
+	PLUG_TRAINED_MODEL=$(abspath $(VLLM_MODEL))/out $(VLLM_VENV)/bin/python -m pytest -q -p no:cacheprovider tests_vllm
 
 # ruff's linter and formatter, configured in pyproject.toml; `make format` fixes what it can
 lint: install

@@ -49,21 +49,24 @@ def response_template(formats: Sequence[AnswerFormat], generation_prompt: str, e
             "the chat template adds nothing for add_generation_prompt: the start of the answer cannot be found"
         )
     targets = any_header([f.target.response_header for f in formats])
-    ends = [text for text in dict.fromkeys(end_of_turn) if text]
+    ends = "|".join(re.escape(text) for text in dict.fromkeys(end_of_turn) if text)
+    # the whitespace around a header belongs to neither field, as `extract` strips it
+    at_end = {"close_pattern": rf"\s*(?:{ends})"} if ends else {}
     if first.order == "pivot_first":
-        content: dict = {"content": "text"}
-        if ends:
-            content["close"] = ends
         # no target header at all: the whole answer is reasoning, up to the end of turn
-        closer = "|".join([targets, *(re.escape(e) for e in ends)])
-        fields = {"thinking": {"open_pattern": "^", "close_pattern": closer, "content": "text"}, "content": content}
-    else:
-        closer = "|".join([f"(?:{header_pattern(first.pivot.response_header)})", *(re.escape(e) for e in ends)])
-        thinking: dict = {"content": "text"}
-        if ends:
-            thinking["close"] = ends
+        closer = rf"\s*(?:{targets}{'|' + ends if ends else ''})\s*"
         fields = {
-            "content": {"open_pattern": targets, "close_pattern": closer, "content": "text"},
-            "thinking": thinking,
+            "thinking": {"open_pattern": "^", "close_pattern": closer, "content": "text"},
+            "content": {"content": "text", **at_end},
+        }
+    else:
+        pivot = header_pattern(first.pivot.response_header)
+        fields = {
+            "content": {
+                "open_pattern": rf"(?:{targets})\s*",
+                "close_pattern": rf"\s*(?:{pivot}{'|' + ends if ends else ''})\s*",
+                "content": "text",
+            },
+            "thinking": {"content": "text", **at_end},
         }
     return {"version": VERSION, "defaults": {"role": "assistant"}, "start_anchor": generation_prompt, "fields": fields}
