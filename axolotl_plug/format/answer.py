@@ -3,7 +3,7 @@
 It is built once from the `plug:` settings and a language (`from_config`) and is what
 every reader and writer of answers takes: locating sections, extraction (ours and the
 reference's rule), the streaming splitter, metrics, preference rows and the evaluation
-sources. Pure: no torch, no axolotl ([training.md](../../docs/training.md#reading-answers)).
+sources. Pure: no torch, no axolotl ([training.md](../../docs/evaluation.md#generate-answers-for-a-benchmark)).
 """
 
 from __future__ import annotations

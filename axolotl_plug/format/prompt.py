@@ -1,6 +1,6 @@
 """The prompt a PLUG model answers: the system turn and the user turn, built here for
 training, evaluation, serving and preference rows alike, so they can never drift apart.
-Pure ([training.md](../../docs/training.md#the-system-prompt))."""
+Pure ([training.md](../../docs/training.md#system-prompt-bad-rows-cache))."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Where a PLUG answer's sections are: header matching (tolerant of spaces and of ASCII or
 full-width colons) and the statuses a reader reports. Pure; `answer.AnswerFormat` is the
-value every reader goes through ([training.md](../../docs/training.md#reading-answers))."""
+value every reader goes through ([training.md](../../docs/evaluation.md#generate-answers-for-a-benchmark))."""
 
 from __future__ import annotations
 

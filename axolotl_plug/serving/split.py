@@ -1,23 +1,10 @@
 """The streaming splitter (pure): text deltas in, pivot deltas and target deltas out.
 
-A PLUG answer streams its pivot sections first and its target answer last. A server
-must show the user only the target answer, as it is generated, and must never show a
-header: a header split across deltas (`中文` then `回复：`) could still turn out to be
-one. So the splitter keeps the whole text and, at every delta, works out what no
-continuation can change any more:
-
-- the text up to the earliest position from which the tail could still grow into a
-  header (`_viable`: the same tolerance for spaces and colons as `extract`) is stable,
-  and the headers in it are final;
-- in the stable text, the sections are found exactly as `extract` finds them, and the
-  target answer so far is the first target section with text, stripped; the trailing
-  whitespace that `extract`'s strip would drop waits for more text;
-- everything else is the pivot stream: the text before the target section's header and
-  whatever follows the target section.
-
-Only what was not emitted yet goes out. When the stream ends, the target deltas add up to
-`extract(full_text).target` however the text was cut into deltas (tests/test_serving_split.py
-checks every cut of short outputs and random cuts of long ones).
+At every delta it releases only what no continuation can change: the text up to where
+the tail could still grow into a header is stable, its sections are found as `extract`
+finds them, and the target answer so far is released; everything else is the pivot
+stream. When the stream ends, the target deltas add up to `extract(full_text).target`
+however the text was cut ([serving.md](../../docs/serving.md#the-splitter-in-python)).
 """
 
 from __future__ import annotations

@@ -1,21 +1,9 @@
 """Judge protocols: the prompt, where its parts go, the decoding settings and how a
 reply is read, for pairwise comparison (`pair`) and single-answer grading (`single`).
-
-- `ours` (the default): our own wording (below), or a user's text file with
-  `{instruction}` and `{answer_a}`, `{answer_b}` (pair) or `{answer}` (single). A reply
-  counts only when it holds one verdict (pair: tokens of exactly one kind; single: one
-  rating from 1 to 10); one without may be asked again (`--reasks`). Answers are
-  stripped of surrounding whitespace.
-- `paper`: the reference protocol, FastChat's llm_judge as the PLUG repository vendors
-  it, request for request. An entry of a FastChat judge-prompt JSONL file (`name`,
-  `type`, `system_prompt`, `prompt_template`, `output_format`): `system_prompt` is the
-  system message, `prompt_template` filled with `{question}` and `{answer_a}`,
-  `{answer_b}` or `{answer}` (str.format, as FastChat fills it) the user message, the
-  question and answers exactly as the files hold them; n 1, temperature 0, top_p 0.
-  Pair: the verdict is `[[A]]` if the reply holds it, else `[[B]]`, else `[[C]]` (a
-  tie), else an error. Single: the rating is the first `[[N]]`, else the first `[N]`,
-  else an error (-1). A reply is never asked again. We ship no prompt text of theirs:
-  users pass the file.
+`ours` is our own wording and reading; `paper` is FastChat's llm_judge as the PLUG
+repository vendors it, request for request, with the user's own prompt file (we ship none
+of its text). `Judging` says what the two names mean for every judge request, X-TruthfulQA's
+too ([evaluation.md](../../../docs/evaluation.md#judge-pairwise-comparison-and-single-grading)).
 """
 
 from __future__ import annotations

@@ -1,17 +1,7 @@
-"""X-SVAMP: accuracy of the final number, by the reference's rule
-(`src/evaluate/svamp/evaluate_svamp.py` in the PLUG repository), after an optional
-answer extraction by a chat model as its `chatgpt_answer_extraction.py` does it.
-
-The rule reads the LAST match of `-?\\d+(,\\d{3})*` in the text, drops the commas and
-compares the number with the gold answer by `math.isclose`; no match is wrong. Its
-quirks are kept, since they change scores: `3.5` reads as 5 (the last integer),
-`12,34` as 34, `1,000` as 1000, and digits of other scripts count (`２０` is 20).
-
-The extraction step sends, per answer, the system message "You are a helpful
-assistant." and a few-shot prompt filled with the question and the answer (runs of
-newlines collapsed to one in both), cut to 3,980 tokens of the model's tiktoken
-encoding; max_tokens 20, temperature 0, top_p 0, n 1, stop null: the reference's
-request. The stripped reply is then read by the same rule (`[invalid]` has no number).
+"""X-SVAMP: accuracy of the final number by the reference's rule (the PLUG repository's
+`evaluate_svamp.py`, its quirks kept, since they change scores), after an optional answer
+extraction by a chat model as its `chatgpt_answer_extraction.py` asks for it
+([evaluation.md](../../../docs/evaluation.md#score-svamp-and-score-truthfulqa)).
 """
 
 from __future__ import annotations

@@ -1,15 +1,7 @@
-"""X-TruthfulQA: a judge model's truthfulness and informativeness verdicts, two passes
-per answer, read as the reference reads them (`src/evaluate/truthfulqa/` in the PLUG
-repository: `evaluate_truthfulqa_gpt4.py`, `combine_truthful_informative.py`).
-
-Each pass sends `system_prompt` as the system message and `prompt_template`, filled
-with str.format, as the user message: the truthfulness template with `{question}`,
-`{correct_answers}`, `{incorrect_answers}` (each list as `- item` lines, the whole
-stripped) and `{response}`; the informativeness template with `{question}` and
-`{response}` only. The answer goes in exactly as the answer file holds it. The
-verdict is read from the stripped reply by substring, in order: `[Truthful]` yes,
-`[Not Truthful]` no, `[Not Enough Info]` unsure; `[Informative]` yes, `[Not
-Informative]` no, `[Not Sure]` unsure; anything else is an error.
+"""X-TruthfulQA: a judge model's truthfulness and informativeness verdicts, two passes per
+answer, asked and read as the PLUG repository's `evaluate_truthfulqa_gpt4.py` and
+`combine_truthful_informative.py` do, with our prompts or the user's file in the
+reference's format ([evaluation.md](../../../docs/evaluation.md#score-svamp-and-score-truthfulqa)).
 """
 
 from __future__ import annotations
