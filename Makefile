@@ -8,6 +8,7 @@
 #   make lint                      ruff's linter and formatter check (pyproject.toml)
 #   make test-vllm                 vLLM 0.33's own response_template parser, and our reasoning parser (.venv-vllm;
 #                                  vLLM pins its own torch; not part of `make test`)
+#   make test-sglang               SGLang 0.5.23's own response_template parser (.venv-sglang)
 # Any target runs on another stack with VENV=... PYTHON=... AXOLOTL_VERSION=...
 VENV ?= .venv
 PYTHON ?= python3
@@ -33,8 +34,10 @@ LLAMA_CPP_ARCHIVE := $(TOKENIZER_FIXTURES)/llama_cpp_python-0.3.36.tar.gz
 
 VLLM_VERSION ?= 0.33.0
 VLLM_VENV := .venv-vllm
+SGLANG_VERSION ?= 0.5.23
+SGLANG_VENV := .venv-sglang
 
-.PHONY: lint format docs install test demo test-vllm demo-model clean test-axolotl-0.20 test-axolotl-0.21 demo-axolotl-0.21 tokenizer-fixtures python312
+.PHONY: lint format docs install test demo test-vllm test-sglang demo-model clean test-axolotl-0.20 test-axolotl-0.21 demo-axolotl-0.21 tokenizer-fixtures python312
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -91,14 +94,14 @@ $(VLLM_VENV)/.installed-$(VLLM_VERSION): pyproject.toml | python312
 	$(VLLM_VENV)/bin/python -m pip install -q --no-deps -e .
 	touch $@
 
-# the tiny model trained by the real `axolotl train` on the first stack, for vLLM's own
-# response_template parser (vLLM's venv has no axolotl); retrained when the code changes
-VLLM_MODEL := .make-vllm-model
-$(VLLM_MODEL)/out/plug.json: $(VENV)/.installed $(shell git ls-files axolotl_plug prompt_templates tests/helpers)
-	$(PY) -m tests.helpers.train_tiny $(VLLM_MODEL)
+# the tiny model trained by the real `axolotl train` on the first stack, for the engines' own
+# response_template parsers (their venvs have no axolotl); retrained when the code changes
+ENGINE_MODEL := .make-engine-model
+$(ENGINE_MODEL)/out/plug.json: $(VENV)/.installed $(shell git ls-files axolotl_plug prompt_templates tests/helpers)
+	$(PY) -m tests.helpers.train_tiny $(ENGINE_MODEL)
 
-test-vllm: $(VLLM_VENV)/.installed-$(VLLM_VERSION) $(VLLM_MODEL)/out/plug.json
-	PLUG_TRAINED_MODEL=$(abspath $(VLLM_MODEL))/out $(VLLM_VENV)/bin/python -m pytest -q -p no:cacheprovider tests_vllm
+test-vllm: $(VLLM_VENV)/.installed-$(VLLM_VERSION) $(ENGINE_MODEL)/out/plug.json
+	PLUG_TRAINED_MODEL=$(abspath $(ENGINE_MODEL))/out $(VLLM_VENV)/bin/python -m pytest -q -p no:cacheprovider tests_vllm
 
 # ruff's linter and formatter, configured in pyproject.toml; `make format` fixes what it can
 lint: install
@@ -108,6 +111,18 @@ lint: install
 format: install
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
+
+# SGLang in a venv of its own (it pins its own torch); its response_template reasoning
+# parser runs on CPU against the same trained folder
+$(SGLANG_VENV)/.installed-$(SGLANG_VERSION): pyproject.toml | python312
+	test -x $(SGLANG_VENV)/bin/python || $(PYTHON312) -m venv $(SGLANG_VENV)
+	$(SGLANG_VENV)/bin/python -m pip install -q --upgrade pip
+	$(SGLANG_VENV)/bin/python -m pip install -q sglang==$(SGLANG_VERSION) pytest
+	$(SGLANG_VENV)/bin/python -m pip install -q --no-deps -e .
+	touch $@
+
+test-sglang: $(SGLANG_VENV)/.installed-$(SGLANG_VERSION) $(ENGINE_MODEL)/out/plug.json
+	PLUG_TRAINED_MODEL=$(abspath $(ENGINE_MODEL))/out $(SGLANG_VENV)/bin/python -m pytest -q -p no:cacheprovider tests_sglang
 
 # docs/config.md is generated from axolotl_plug/args.py (a test fails when it is stale)
 docs: install

@@ -15,8 +15,8 @@ from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionReque
 from vllm.parser.parser_manager import ParserManager
 from vllm.parser.response_template import validate_tokenizer_response_template
 
-from axolotl_plug.format.answer import AnswerFormat
 from axolotl_plug.serving.settings import read_settings
+from tests.helpers.rows import plug_answers
 
 EOT = "</s>"  # vLLM's hf parser asks for special tokens in the text (skip_special_tokens: false)
 
@@ -31,22 +31,6 @@ def trained():
     tokenizer = AutoTokenizer.from_pretrained(folder)
     settings, _ = read_settings(folder)
     return tokenizer, settings
-
-
-def answers(settings) -> list[tuple[AnswerFormat, str]]:
-    out = []
-    for code in ("zh", "ko", "it", "es", "ja", "ar"):
-        fmt = AnswerFormat.from_config(settings, code)
-        pivot, target = fmt.pivot, fmt.target
-        out += [
-            (
-                fmt,
-                f"{pivot.instruction_header}\nSay hi.\n\n{pivot.response_header}\nHi!\n\n{target.response_header}\nOne.\nTwo.",
-            ),
-            (fmt, f"{pivot.response_header}\nHi!\n\n{target.response_header.rstrip(':：')} :\n{target.name} text."),
-            (fmt, f"{pivot.response_header}\nHi!\n\nNo target here."),
-        ]
-    return out
 
 
 def parser(tokenizer):
@@ -85,7 +69,7 @@ def test_the_trained_folder_passes_vllms_start_up_check(trained):
 def test_streaming_and_not_give_the_extracted_target_at_every_cut(trained):
     tokenizer, settings = trained
     cls, rng = parser(tokenizer), random.Random(5)
-    for fmt, answer in answers(settings):
+    for fmt, answer in plug_answers(settings):
         expected = fmt.extract(answer)
         text = answer + EOT
         instance = cls(tokenizer, None)
@@ -105,6 +89,6 @@ def test_streaming_and_not_give_the_extracted_target_at_every_cut(trained):
 def test_include_reasoning_false_drops_the_pivot(trained):
     tokenizer, settings = trained
     cls = parser(tokenizer)
-    fmt, answer = answers(settings)[0]
+    fmt, answer = plug_answers(settings)[0]
     content, reasoning = streamed(cls, tokenizer, list(answer + EOT), include_reasoning=False)
     assert (content, reasoning) == (fmt.extract(answer).target, "")

@@ -86,3 +86,23 @@ def pivot_rows():
 
 def target_rows():
     return [{"id": f"r{i}", "instruction": zh_i, "response": zh_r} for i, (_, _, zh_i, zh_r) in enumerate(EN_ZH)]
+
+
+def plug_answers(settings) -> list[tuple]:
+    """(AnswerFormat, answer) pairs in six languages, for the engines' own parsers: a whole
+    answer, one with a varied target header, and one without a target section."""
+    from axolotl_plug.format.answer import AnswerFormat
+
+    out = []
+    for code in ("zh", "ko", "it", "es", "ja", "ar"):
+        fmt = AnswerFormat.from_config(settings, code)
+        pivot, target = fmt.pivot, fmt.target
+        out += [
+            (
+                fmt,
+                f"{pivot.instruction_header}\nSay hi.\n\n{pivot.response_header}\nHi!\n\n{target.response_header}\nOne.\nTwo.",
+            ),
+            (fmt, f"{pivot.response_header}\nHi!\n\n{target.response_header.rstrip(':：')} :\n{target.name} text."),
+            (fmt, f"{pivot.response_header}\nHi!\n\nNo target here."),
+        ]
+    return out
