@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,30 +11,9 @@ import pytest
 import yaml
 
 from axolotl_plug.format.templates import template_dir
+from tests.helpers.commands import run_axolotl
 from tests.helpers.models import cpu_config, load_config
 from tests.helpers.rows import REPO, ROWS, write_jsonl
-from tests.helpers.servers import BIN
-
-
-def run_axolotl(
-    *args: str, cwd: Path = REPO, timeout: int = 600, input: str | None = None
-) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
-        "HF_HUB_OFFLINE": "1",
-        "AXOLOTL_DO_NOT_TRACK": "1",
-    }
-    return subprocess.run(
-        [str(BIN / "axolotl"), *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        input=input if input is not None else "",
-    )
-
 
 PLUG_KEYS = ["format_ok", "target_lang_ok", "pivot_lang_ok", "pivot_leak", "target_chars", "pivot_chars", "chrf"]
 
