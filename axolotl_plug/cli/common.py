@@ -3,6 +3,7 @@ host's logs kept quiet, and option factories declared once."""
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -53,6 +54,24 @@ class PlugGroup(click.Group):
             raise click.ClickException(describe_invalid(exc)) from None
         except (ValueError, ChatError, OSError) as exc:
             raise click.ClickException(str(exc)) from None
+
+
+def one_run_per_output(*, folder: bool):
+    """A command that writes `--output` holds it for its whole run (io/lock.py): a second
+    run on the same output, started by a requeue or in a second terminal, refuses at
+    once and names the process that holds it. Put it right above the function."""
+
+    def decorate(command):
+        @functools.wraps(command)
+        def run(*args, **kwargs):
+            from axolotl_plug.io.lock import one_run
+
+            with one_run(Path(kwargs["output"]), folder=folder):
+                return command(*args, **kwargs)
+
+        return run
+
+    return decorate
 
 
 verbose_option = click.option("--verbose", is_flag=True, help="Show the host's logs (axolotl, transformers, torch).")

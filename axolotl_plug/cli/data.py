@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from axolotl_plug.cli.common import PlugGroup, chat_client, endpoint_options
+from axolotl_plug.cli.common import PlugGroup, chat_client, endpoint_options, one_run_per_output
 
 
 @click.group(cls=PlugGroup)
@@ -35,6 +35,7 @@ def data():
 @click.option("--on-bad-row", type=click.Choice(["skip", "error"]), default="skip", show_default=True)
 @click.option("--reject-length-outliers", is_flag=True, help="Reject (not only flag) response-length outliers.")
 @click.option("--output", required=True, type=click.Path(dir_okay=False))
+@one_run_per_output(folder=False)
 def build(pivot_file, target_file, lang, pivot_lang, id_field, on_bad_row, reject_length_outliers, output):
     """Join two files by id into PLUG rows; report and rejected rows go next to OUTPUT."""
     from axolotl_plug.datagen.build import build, format_report
@@ -79,6 +80,7 @@ def build(pivot_file, target_file, lang, pivot_lang, id_field, on_bad_row, rejec
 @click.option(
     "--output", required=True, type=click.Path(dir_okay=False), help="JSONL of preference rows (chosen, rejected)."
 )
+@one_run_per_output(folder=False)
 def prefs(a_path, b_path, judge_dir, require_target_language, pivot_lang, output):
     """Judged pairs of PLUG answers into preference rows for `type: plug` under `rl: dpo`."""
     from axolotl_plug.datagen.prefs import build_prefs, format_report
@@ -109,6 +111,7 @@ def prefs(a_path, b_path, judge_dir, require_target_language, pivot_lang, output
 )
 @click.option("--output", required=True, type=click.Path(dir_okay=False), help="JSONL; resumed if it exists.")
 @endpoint_options()
+@one_run_per_output(folder=False)
 def translate(
     input_file, lang, source_lang, model, reasks, output, base_url, api_key_env, concurrency, max_retries, timeout
 ):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from axolotl_plug.cli.common import endpoint_options, model_settings, quiet_host, verbose_option
+from axolotl_plug.cli.common import endpoint_options, model_settings, one_run_per_output, quiet_host, verbose_option
 from axolotl_plug.format.sections import EXTRACTIONS
 
 
@@ -56,6 +56,7 @@ from axolotl_plug.format.sections import EXTRACTIONS
     help="With --base-url: the model name the server knows (default: --model-dir as given).",
 )
 @verbose_option
+@one_run_per_output(folder=False)
 def generate(
     config,
     instructions,

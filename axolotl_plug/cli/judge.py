@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from axolotl_plug.cli.common import chat_client, endpoint_options
+from axolotl_plug.cli.common import chat_client, endpoint_options, one_run_per_output
 from axolotl_plug.eval.judge.prompt import MODES, PROTOCOLS
 
 
@@ -66,6 +66,7 @@ from axolotl_plug.eval.judge.prompt import MODES, PROTOCOLS
 @click.option("--reasks", default=1, show_default=True, help="ours: times a reply without a verdict is asked again.")
 @click.option("--output", required=True, type=click.Path(file_okay=False), help="Folder for judgments and summaries.")
 @endpoint_options()
+@one_run_per_output(folder=True)
 def judge(
     instructions,
     split,

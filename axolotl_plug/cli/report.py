@@ -9,10 +9,13 @@ from pathlib import Path
 
 import click
 
+from axolotl_plug.cli.common import one_run_per_output
+
 
 @click.command()
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--output", required=True, type=click.Path(file_okay=False), help="Folder for report.md and report.png.")
+@one_run_per_output(folder=True)
 def report(run_dirs, output):
     """One table like the paper's from judge and score runs (their summary.json) and the
     answer files they name."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from axolotl_plug.cli.common import PlugGroup, chat_client, endpoint_options
+from axolotl_plug.cli.common import PlugGroup, chat_client, endpoint_options, one_run_per_output
 from axolotl_plug.eval.judge.prompt import PROTOCOLS
 
 
@@ -52,6 +52,7 @@ split_option = click.option("--split", default=None, help="Hub split (the langua
     "--output", required=True, type=click.Path(file_okay=False), help="Folder for scored.jsonl and the summaries."
 )
 @endpoint_options()
+@one_run_per_output(folder=True)
 def svamp(
     answers,
     references,
@@ -115,6 +116,7 @@ def svamp(
     "--output", required=True, type=click.Path(file_okay=False), help="Folder for judgments, scores and summaries."
 )
 @endpoint_options()
+@one_run_per_output(folder=True)
 def truthfulqa(
     answers,
     references,
