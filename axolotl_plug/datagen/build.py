@@ -10,7 +10,7 @@ from statistics import median
 from axolotl_plug.datagen.pairs import load_pairs
 from axolotl_plug.format.langid import wrong_language
 from axolotl_plug.format.languages import get_language
-from axolotl_plug.io.records import sibling, write_jsonl
+from axolotl_plug.io.records import sibling, write_jsonl, write_whole
 
 # a row's response-length ratio may differ from the dataset's typical ratio by this factor
 LENGTH_FACTOR = 3.0
@@ -156,7 +156,7 @@ def build(
         "length_outliers": [{"id": rid, "ratio": round(ratio, 3)} for rid, ratio in sorted(outliers.items())],
         "length_outliers_rejected": bool(reject_length_outliers),
     }
-    sibling(output, "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    write_whole(sibling(output, "report.json"), json.dumps(report, ensure_ascii=False, indent=2))
     return report
 
 

@@ -14,7 +14,6 @@ the target language.
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from pathlib import Path
 from statistics import mean
@@ -22,7 +21,7 @@ from statistics import mean
 from axolotl_plug.eval.answers import read_answers
 from axolotl_plug.eval.judge.aggregate import item_outcome
 from axolotl_plug.format.langid import identify
-from axolotl_plug.io.records import finished, read_records, to_line
+from axolotl_plug.io.records import finished, read_records, write_jsonl
 
 DROP_REASONS = ("tie", "judge error", "no target section", "target not in the target language", "not judged")
 LENGTH_BIAS = 1.5  # chosen answers this many times longer than rejected ones, on average: a warning
@@ -134,10 +133,7 @@ def write_rows(output: Path, rows: list[dict]) -> None:
     """Replace `output` as a whole (written beside it, then renamed), but only a file of
     preference rows this command wrote before; any other file is refused untouched."""
     finished(output, required=("chosen_system",))
-    output.parent.mkdir(parents=True, exist_ok=True)
-    scratch = output.with_name(f".{output.name}.partial")
-    scratch.write_text("".join(to_line(row) for row in rows), encoding="utf-8")
-    os.replace(scratch, output)
+    write_jsonl(output, rows)
 
 
 def format_report(report: dict, output: Path) -> str:

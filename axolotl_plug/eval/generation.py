@@ -16,7 +16,7 @@ from pathlib import Path
 from axolotl_plug.args import PlugConfig
 from axolotl_plug.eval.answers import GREEDY, Generated, Sampling, answer_line, file_metrics, unanswered
 from axolotl_plug.format.prompt import prompt_messages
-from axolotl_plug.io.records import to_line
+from axolotl_plug.io.records import LineFile
 
 
 def load_for_generation(model_dir: str | Path):
@@ -162,7 +162,7 @@ def generate_file(
     bar = tqdm(
         total=len(records), initial=len(records) - len(todo), desc="generating", unit="answer", disable=not progress
     )
-    with open(output, "a", encoding="utf-8") as handle:
+    with LineFile(output) as handle:
         for batch in batches(todo, batch_size):
             answers = generate_from_ids(
                 model,
@@ -174,8 +174,7 @@ def generate_file(
                 sampling=sampling,
             )
             for record, answer in zip(batch, answers):
-                handle.write(to_line(answer_line(record, answer, config, generator, extraction, sampling)))
-            handle.flush()
+                handle.append(answer_line(record, answer, config, generator, extraction, sampling))
             bar.update(len(batch))
     bar.close()
     return file_metrics(output, config)

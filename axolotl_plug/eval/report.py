@@ -12,6 +12,7 @@ column without a run stays empty, never zero.
 
 from __future__ import annotations
 
+import io
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -19,7 +20,7 @@ from pathlib import Path
 from axolotl_plug.eval.answers import language_of, read_answers
 from axolotl_plug.format.langid import identify
 from axolotl_plug.format.sections import has_target
-from axolotl_plug.io.records import replaceable
+from axolotl_plug.io.records import replaceable, write_whole
 
 COLUMNS = (
     ("alpacaeval", "X-AlpacaEval win / tie / loss (%)"),
@@ -205,8 +206,10 @@ def plot_report(rows: list[dict[str, str]], path: Path) -> None:
     handles = [matplotlib.patches.Patch(color=colours[s], label=s) for s in systems]
     fig.legend(handles=handles, loc="upper center", ncol=max(1, len(systems)), frameon=False, fontsize="small")
     fig.tight_layout(rect=(0, 0, 1, 0.9))
-    fig.savefig(path, dpi=120)
+    image = io.BytesIO()
+    fig.savefig(image, format="png", dpi=120)
     plt.close(fig)
+    write_whole(path, image.getvalue())
 
 
 def write_report(run_dirs: list[Path], output: Path) -> str:
@@ -216,7 +219,7 @@ def write_report(run_dirs: list[Path], output: Path) -> str:
     replaceable(output / "report.json", lambda text: '"language"' in text and '"system"' in text)
     output.mkdir(parents=True, exist_ok=True)
     text = table_markdown(rows, run_dirs)
-    (output / "report.md").write_text(text, encoding="utf-8")
-    (output / "report.json").write_text(json.dumps(rows, ensure_ascii=False, indent=2), encoding="utf-8")
+    write_whole(output / "report.md", text)
+    write_whole(output / "report.json", json.dumps(rows, ensure_ascii=False, indent=2))
     plot_report(rows, output / "report.png")
     return text

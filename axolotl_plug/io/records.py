@@ -1,13 +1,17 @@
 """JSON and JSON-lines records in and out, and resuming by key.
 
-Every long job (generate, judge, translate) appends one line per finished item and
-flushes, so a crash loses at most the line being written; `finished` reads back what
-is done. The evaluation, judging and data commands all read and write through here.
+Every long job (generate, judge, translate) appends one line per finished item through
+`LineFile`, so a crash loses at most the line being written; `finished` reads back what
+is done. Files written whole (summaries, reports) are written beside their place and
+renamed, so they are either all there or not changed. When the system refuses a write
+(disk full, permission denied, read-only file system) the error is one line naming the
+file, and an appended file keeps only whole lines.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,10 +96,66 @@ def to_line(row: dict) -> str:
     return json.dumps(row, ensure_ascii=False) + "\n"
 
 
+def refused(path: Path, exc: OSError, after: str) -> OSError:
+    """The system's refusal as one line: the file, what happened, and what is left."""
+    return OSError(f"{path}: {exc.strerror or exc}; {after}")
+
+
+def write_whole(path: Path, data: str | bytes) -> None:
+    """Replace `path` with `data`: written beside it and renamed, so that a refused
+    write (disk full, ...) leaves the file as it was."""
+    scratch = path.with_name(f".{path.name}.partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        scratch.write_bytes(data)
+        os.replace(scratch, path)
+    except OSError as exc:
+        scratch.unlink(missing_ok=True)
+        raise refused(path, exc, "it was not written") from None
+
+
 def write_jsonl(path: Path, rows: Iterable[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.writelines(to_line(row) for row in rows)
+    write_whole(path, "".join(to_line(row) for row in rows))
+
+
+class LineFile:
+    """A JSONL output opened for appending: `append(row)` writes the row's line in full,
+    or, when the system refuses part of it, cuts the file back to its last whole line
+    and raises one line naming the file."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise refused(path, exc, "nothing was written") from None
+
+    def append(self, row: dict) -> None:
+        data = memoryview(to_line(row).encode("utf-8"))
+        end = os.lseek(self._fd, 0, os.SEEK_END)
+        try:
+            while data:
+                data = data[os.write(self._fd, data) :]
+        except OSError as exc:
+            try:
+                os.ftruncate(self._fd, end)
+            except OSError:
+                pass  # the torn line is cut when the run resumes (`finished`)
+            raise refused(
+                self.path, exc, "the file keeps every whole line before it: run the same command again to resume"
+            ) from None
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+    def __enter__(self) -> LineFile:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 class ForeignFileError(ValueError):
@@ -188,9 +248,8 @@ class RunFolder:
             replaceable(self.path / name, check)
 
     def write_summary(self, summary: dict, markdown: str) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
-        (self.path / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
-        (self.path / "summary.md").write_text(markdown, encoding="utf-8")
+        write_whole(self.path / "summary.json", json.dumps(summary, ensure_ascii=False, indent=2))
+        write_whole(self.path / "summary.md", markdown)
 
 
 def sibling(path: Path, kind: str) -> Path:

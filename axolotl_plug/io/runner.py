@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from axolotl_plug.io.client import ChatClient, ChatError
-from axolotl_plug.io.records import finished, to_line
+from axolotl_plug.io.records import LineFile, finished
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -70,7 +70,7 @@ def append_concurrently(
     bar,
 ) -> list[tuple[T, Exception]]:
     """Run `work` over `items` and, as each finishes, append the row of `line(item,
-    result)` to the JSONL file it names (a key of `files`), flushed. Advances the
+    result)` to the JSONL file it names (a key of `files`). Advances the
     progress `bar`. Returns the items whose work failed, with their exceptions; raises
     the first fatal refusal (`is_fatal`) at once, after writing what had finished."""
     failures = []
@@ -88,7 +88,7 @@ def append_concurrently(
 
     with ExitStack() as stack:
         stack.callback(bar.close)
-        handles = {name: stack.enter_context(open(path, "a", encoding="utf-8")) for name, path in files.items()}
+        handles = {name: stack.enter_context(LineFile(path)) for name, path in files.items()}
         results = stack.enter_context(closing(run_concurrently(guarded, items, concurrency)))
         for item, result in results:
             if isinstance(result, _NotSent):
@@ -100,8 +100,7 @@ def append_concurrently(
                 failures.append((item, result))
                 continue
             name, row = line(item, result)
-            handles[name].write(to_line(row))
-            handles[name].flush()
+            handles[name].append(row)
     return failures
 
 

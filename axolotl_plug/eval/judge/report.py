@@ -3,7 +3,10 @@ winrate.png (bars)."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
+
+from axolotl_plug.io.records import write_whole
 
 
 def _groups(summary: dict) -> list[tuple[str, dict]]:
@@ -100,5 +103,7 @@ def plot_winrate(summary: dict, path: Path) -> None:
     ax.set_xlabel("share of items")
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4, fontsize="small", frameon=False)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    image = io.BytesIO()
+    fig.savefig(image, format="png", dpi=120)
     plt.close(fig)
+    write_whole(path, image.getvalue())
