@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+
 from axolotl.integrations.base import BasePlugin
 
 from axolotl_plug.config import DATASET_TYPE, apply_plug_config, plug_config
@@ -12,6 +15,11 @@ class PlugPlugin(BasePlugin):
 
     def register(self, cfg: dict):
         apply_plug_config(cfg)
+        if cfg.get("merge_lora") and cfg.get("plug") is not None and cfg.get("output_dir"):
+            # `axolotl merge-lora` (it sets merge_lora): no hook runs after it writes
+            # OUTPUT_DIR/merged, so the trained tokenizer is put there as the process ends
+            atexit.unregister(_restore_merged_tokenizer)  # merge-lora loads the config twice
+            atexit.register(_restore_merged_tokenizer, str(cfg["output_dir"]))
 
     def get_input_args(self) -> str:
         return "axolotl_plug.args.PlugArgs"
@@ -64,3 +72,16 @@ class PlugPlugin(BasePlugin):
         plug_ds = next((ds for ds in cfg.get("datasets") or [] if ds.get("type") == DATASET_TYPE), None)
         template = chat_template_of(cfg, plug_ds, trainer.processing_class)
         return [PlugEvalCallback(trainer, cfg, config, template)]
+
+
+def _restore_merged_tokenizer(output_dir: str) -> None:
+    if int(os.environ.get("LOCAL_RANK", "0")) != 0:
+        return
+    from axolotl_plug.dataset.host import get_logger
+    from axolotl_plug.serving.metadata import restore_merged_tokenizer
+
+    if restore_merged_tokenizer(output_dir):
+        get_logger(__name__).info(
+            f"PLUG: {output_dir}/merged has the tokenizer the model was trained with "
+            f"(its chat template and response_template), from {output_dir}"
+        )

@@ -139,3 +139,40 @@ def test_wheel_ships_the_templates_and_the_cli_entry_point(tmp_path):
     assert "axolotl_plug/prompt_templates/plug_response.jinja" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "plug = axolotl_plug.cli:plug" in zipfile.ZipFile(wheel).read(entry_points).decode()
+
+
+def test_merge_lora_folder_carries_the_trained_chat_template_and_split(tiny_model_dir, tmp_path):
+    """A real LoRA `axolotl train`, then the real `axolotl merge-lora` with each of its
+    methods: OUTPUT_DIR/merged renders prompts with the chat template the model was
+    trained with (plug_tulu, not the base's) and splits a PLUG answer with its own
+    tokenizer, the response_template as training saved it."""
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    data = write_jsonl(tmp_path / "rows.jsonl", ROWS)
+    lora = dict(adapter="lora", lora_r=4, lora_alpha=8, lora_target_linear=True)
+    kernels = dict(lora_mlp_kernel=False, lora_qkv_kernel=False, lora_o_kernel=False)
+    plug = {"target_language": "zh", "chat_template": "plug_tulu"}
+    cfg = cpu_config(tiny_model_dir, tmp_path, data, plug, **lora, **kernels)
+    path = tmp_path / "train.yml"
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    trained = run_axolotl("train", str(path), cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    out = tmp_path / "out"
+    saved = json.loads((out / "tokenizer_config.json").read_text(encoding="utf-8"))["response_template"]
+
+    for method in ("memory_efficient", "legacy"):
+        shutil.rmtree(out / "merged", ignore_errors=True)
+        path.write_text(yaml.safe_dump({**cfg, "merge_method": method}, allow_unicode=True), encoding="utf-8")
+        merged = run_axolotl("merge-lora", str(path), cwd=tmp_path)
+        assert merged.returncode == 0, merged.stderr[-3000:]
+        carried = json.loads((out / "merged" / "tokenizer_config.json").read_text(encoding="utf-8"))
+        assert carried["response_template"] == saved, method
+        tokenizer = AutoTokenizer.from_pretrained(out / "merged")
+        prompt = tokenizer.apply_chat_template(
+            [{"role": "user", "content": "你好"}], tokenize=False, add_generation_prompt=True
+        )
+        assert prompt == tokenizer.bos_token + "<|user|>\n你好\n<|assistant|>\n", method  # plug_tulu, as trained
+        parsed = tokenizer.parse_response("English response:\nHello.\n\n中文回复：\n你好。", prefix=prompt)
+        assert (parsed["thinking"], parsed["content"]) == ("English response:\nHello.", "你好。"), method

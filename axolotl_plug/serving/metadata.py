@@ -7,6 +7,7 @@ its tokenizer_config.json, where transformers, vLLM and SGLang read it
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from axolotl_plug.args import PlugConfig
@@ -15,6 +16,19 @@ from axolotl_plug.format.languages import LANGUAGES
 from axolotl_plug.format.response_template import response_template
 
 TOKENIZER_CONFIG = "tokenizer_config.json"
+# the files `save_pretrained` writes for a tokenizer (fast, slow, and its chat templates)
+TOKENIZER_FILES = (
+    TOKENIZER_CONFIG,
+    "tokenizer.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "tokenizer.model",
+    "vocab.json",
+    "vocab.txt",
+    "merges.txt",
+    "chat_template.jinja",
+    "chat_template.json",
+)
 KEY = "response_template"
 _SENTINEL = "\u2063PLUG-ANSWER\u2063"  # text no template writes itself
 
@@ -44,14 +58,15 @@ def chat_markers(tokenizer) -> tuple[str, list[str]]:
     return prompted[len(bare) :], [tail] if tail else []
 
 
-def model_response_template(model_dir: str | Path) -> dict:
-    """The `response_template` of a trained model folder (plug.json in it or one level
-    up, the tokenizer and its chat template in it)."""
+def model_response_template(model_dir: str | Path, settings: PlugConfig | None = None) -> dict:
+    """The `response_template` of a trained model folder: its PLUG settings (`settings`,
+    else plug.json in it or one level up), its tokenizer and chat template."""
     from transformers import AutoTokenizer
 
     from axolotl_plug.serving.settings import read_settings
 
-    settings, _ = read_settings(model_dir)
+    if settings is None:
+        settings, _ = read_settings(model_dir)
     if not (Path(model_dir) / TOKENIZER_CONFIG).is_file():
         raise FileNotFoundError(f"{Path(model_dir) / TOKENIZER_CONFIG} not found: the folder holds no saved tokenizer")
     generation_prompt, end_of_turn = chat_markers(AutoTokenizer.from_pretrained(str(model_dir)))
@@ -74,3 +89,22 @@ def write_response_template(model_dir: str | Path, template: dict) -> dict | Non
     partial.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     partial.replace(path)
     return previous
+
+
+def restore_merged_tokenizer(output_dir: str | Path) -> bool:
+    """Give `axolotl merge-lora`'s OUTPUT_DIR/merged the tokenizer the model was trained
+    with, as training saved it in OUTPUT_DIR: its chat template (plug.chat_template) and
+    its response_template. merge-lora's default path copies the base model's tokenizer
+    files, and its legacy path saves a tokenizer without the response_template. Returns
+    whether it did (False when there is no merged folder or no saved tokenizer)."""
+    output_dir = Path(output_dir)
+    merged = output_dir / "merged"
+    if not (merged / TOKENIZER_CONFIG).is_file() or not (output_dir / TOKENIZER_CONFIG).is_file():
+        return False
+    for name in TOKENIZER_FILES:
+        trained, there = output_dir / name, merged / name
+        if trained.is_file():
+            shutil.copyfile(trained, there)
+        else:
+            there.unlink(missing_ok=True)  # e.g. the base's chat_template.jinja, which would win
+    return True
