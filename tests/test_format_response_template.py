@@ -153,6 +153,26 @@ def test_a_folder_without_plug_json_or_with_a_monolingual_model_is_refused(tmp_p
     assert "response_template" not in json.loads((mono / "tokenizer_config.json").read_text(encoding="utf-8"))
 
 
+def test_a_training_config_stands_in_for_plug_json(tmp_path):
+    """`response-template MODEL_DIR --config CONFIG`: the settings come from the config's
+    plug: block (here Korean, custom header), for a folder that has no plug.json."""
+    folder = tulu_model(tmp_path / "model", PlugConfig(target_language="ko"))
+    (folder / "plug.json").unlink()
+    config = tmp_path / "train.yml"
+    config.write_text(
+        "plugins: [axolotl_plug.PlugPlugin]\n"
+        "plug:\n  target_language: ko\n  headers:\n    ko: {response: '답변:'}\n",
+        encoding="utf-8",
+    )
+    result = plug_in_process("response-template", str(folder), "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout)
+    expected = PlugConfig(target_language="ko", headers={"ko": {"response": "답변:"}})
+    assert printed == model_response_template(folder, expected)
+    assert "답변" in printed["fields"]["thinking"]["close_pattern"]
+    assert "response_template" not in json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+
+
 def test_training_saves_the_template_with_the_tokenizer(plug_trained):
     """The real `axolotl train` leaves the response_template in the saved tokenizer, and a
     tokenizer loaded from the folder splits the trained model's own format."""
