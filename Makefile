@@ -5,8 +5,9 @@
 #   make test-axolotl-0.20         Python 3.12 + axolotl 0.20 (.venv-axolotl-0.20)
 #   make test-axolotl-0.21         Python 3.12 + axolotl 0.21 (.venv-axolotl-0.21)
 #   make demo-axolotl-0.21         the demo on the second stack
+#   make dist                      the sdist and the wheel, in dist/
 #   make lint                      ruff's linter and formatter check (pyproject.toml)
-#   make test-vllm                 vLLM 0.33's own response_template parser, and our reasoning parser (.venv-vllm;
+#   make test-vllm                 vLLM 0.34's own response_template parser, and our reasoning parser (.venv-vllm;
 #                                  vLLM pins its own torch; not part of `make test`)
 #   make test-sglang               SGLang 0.5.23's own response_template parser (.venv-sglang)
 # Any target runs on another stack with VENV=... PYTHON=... AXOLOTL_VERSION=...
@@ -32,12 +33,12 @@ TOKENIZER_FIXTURES ?= $(HOME)/.cache/axolotl-plug/tokenizers
 export PLUG_TOKENIZER_FIXTURES := $(TOKENIZER_FIXTURES)
 LLAMA_CPP_ARCHIVE := $(TOKENIZER_FIXTURES)/llama_cpp_python-0.3.36.tar.gz
 
-VLLM_VERSION ?= 0.33.0
+VLLM_VERSION ?= 0.34.0
 VLLM_VENV := .venv-vllm
 SGLANG_VERSION ?= 0.5.23
 SGLANG_VENV := .venv-sglang
 
-.PHONY: lint format docs install test demo test-vllm test-sglang demo-model clean test-axolotl-0.20 test-axolotl-0.21 demo-axolotl-0.21 tokenizer-fixtures python312
+.PHONY: dist lint format docs install test demo test-vllm test-sglang demo-model clean test-axolotl-0.20 test-axolotl-0.21 demo-axolotl-0.21 tokenizer-fixtures python312
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -86,11 +87,21 @@ demo-axolotl-0.21: python312
 	$(MAKE) demo $(STACK_0_21)
 
 # vLLM in a venv of its own (it pins torch 2.14); axolotl-plug goes in without its
-# dependencies, as the README tells vLLM users to install it
+# dependencies, as the README tells vLLM users to install it. vLLM 0.34.0 pins
+# flashinfer-python==0.7.3, which is not on PyPI (0.7.2.post1 and 0.7.4 are): its other
+# requirements come from its own metadata, then vLLM goes in without them. flashinfer is
+# GPU attention kernels, nothing the CPU parser tests import.
+VLLM_REQUIREMENTS := $(VLLM_VENV)/requirements-$(VLLM_VERSION).txt
 $(VLLM_VENV)/.installed-$(VLLM_VERSION): pyproject.toml | python312
 	test -x $(VLLM_VENV)/bin/python || $(PYTHON312) -m venv $(VLLM_VENV)
 	$(VLLM_VENV)/bin/python -m pip install -q --upgrade pip
-	$(VLLM_VENV)/bin/python -m pip install -q vllm==$(VLLM_VERSION) pytest
+	$(VLLM_VENV)/bin/python -m pip install -q --dry-run --no-deps --ignore-installed \
+	  --report $(VLLM_VENV)/report.json vllm==$(VLLM_VERSION)
+	$(VLLM_VENV)/bin/python -c "import json; m = json.load(open('$(VLLM_VENV)/report.json'))['install'][0]['metadata']; \
+	  print(*(r for r in m['requires_dist'] if 'extra ==' not in r and not r.startswith('flashinfer-python')), sep='\n')" \
+	  > $(VLLM_REQUIREMENTS)
+	$(VLLM_VENV)/bin/python -m pip install -q -r $(VLLM_REQUIREMENTS) pytest
+	$(VLLM_VENV)/bin/python -m pip install -q --no-deps vllm==$(VLLM_VERSION)
 	$(VLLM_VENV)/bin/python -m pip install -q --no-deps -e .
 	touch $@
 
@@ -102,6 +113,11 @@ $(ENGINE_MODEL)/out/plug.json: $(VENV)/.installed $(shell git ls-files axolotl_p
 
 test-vllm: $(VLLM_VENV)/.installed-$(VLLM_VERSION) $(ENGINE_MODEL)/out/plug.json
 	PLUG_TRAINED_MODEL=$(abspath $(ENGINE_MODEL))/out $(VLLM_VENV)/bin/python -m pytest -q -p no:cacheprovider tests_vllm
+
+# the sdist and, built from it, the wheel, into dist/ (`pip install dist/*.whl`)
+dist: install
+	rm -rf dist
+	$(PY) -m build --no-isolation --outdir dist .
 
 # ruff's linter and formatter, configured in pyproject.toml; `make format` fixes what it can
 lint: install
