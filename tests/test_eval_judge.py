@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 
 import pytest
 
@@ -367,7 +368,11 @@ def test_an_endpoint_refusing_a_setting_is_named(files, tmp_path):
     instructions, a, b = files
     prompts = write_jsonl(tmp_path / "judge_prompts.jsonl", FASTCHAT_PROMPTS)
 
+    in_flight = threading.Barrier(8)  # the concurrency: the 8 first requests are answered together
+
     def strict(body, number):
+        if number <= 8:
+            in_flight.wait(timeout=60)
         return (400, '{"error": {"message": "top_p must be in (0, 1]"}}') if body.get("top_p") == 0 else "[[A]]"
 
     with FakeEngine(strict) as server:
@@ -394,7 +399,9 @@ def test_an_endpoint_refusing_a_setting_is_named(files, tmp_path):
         )
     assert result.returncode != 0
     assert "refused the setting top_p=0:" in result.stderr  # named by the error; n=1, also sent, is not
-    assert len(server.requests) < 16  # a 400 is not retried, and stops the run
+    # a 400 is not retried and stops the run: no request starts after it, so the requests
+    # are the 8 in flight (of the 16 the run would make); the documented bound is --concurrency
+    assert len(server.requests) == 8
 
 
 def test_our_protocol_bounds_the_reply_too(files, tmp_path):
