@@ -14,6 +14,7 @@ encoder as the PLUG repository uses it, see plug-method.md), not from our code:
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from tests.helpers.models import cpu_config, tokenize_with_axolotl
 
@@ -96,3 +97,32 @@ def test_a_missing_fixture_fails_with_what_to_run(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True)
     assert result.returncode != 0
     assert "real tokenizer fixtures missing" in result.stderr and "make tokenizer-fixtures" in result.stderr
+
+
+def test_the_converted_tokenizer_cache_is_keyed_by_everything_that_builds_it(monkeypatch):
+    """A cached tokenizer is reused only while the conversion code, transformers,
+    tokenizers, gguf, the archive and the table entry are what built it: a change to any
+    converts again, and runs the llama.cpp check again."""
+    from importlib import metadata
+
+    from tests.helpers import real_tokenizers
+
+    key = real_tokenizers.cache_key("qwen2")
+    assert key == real_tokenizers.cache_key("qwen2") and key != real_tokenizers.cache_key("llama-2")
+    real = metadata.version
+    for package in ("transformers", "tokenizers", "gguf"):
+        with monkeypatch.context() as patch:
+            patch.setattr(metadata, "version", lambda name, p=package: "0.0.1" if name == p else real(name))
+            assert real_tokenizers.cache_key("qwen2") != key, package
+    with monkeypatch.context() as patch:
+        patch.setitem(real_tokenizers.TOKENIZERS, "qwen2", ("other.gguf", {}, False, False))
+        assert real_tokenizers.cache_key("qwen2") != key
+    with monkeypatch.context() as patch:
+        patch.setattr(real_tokenizers, "ARCHIVE", "llama_cpp_python-0.3.37.tar.gz")
+        assert real_tokenizers.cache_key("qwen2") != key
+    source = Path(real_tokenizers.__file__).read_bytes()
+    with monkeypatch.context() as patch:
+        patch.setattr(
+            Path, "read_bytes", lambda self: source + b"# changed" if self.name == "real_tokenizers.py" else b""
+        )
+        assert real_tokenizers.cache_key("qwen2") != key

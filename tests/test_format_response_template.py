@@ -160,8 +160,7 @@ def test_a_training_config_stands_in_for_plug_json(tmp_path):
     (folder / "plug.json").unlink()
     config = tmp_path / "train.yml"
     config.write_text(
-        "plugins: [axolotl_plug.PlugPlugin]\n"
-        "plug:\n  target_language: ko\n  headers:\n    ko: {response: '답변:'}\n",
+        "plugins: [axolotl_plug.PlugPlugin]\nplug:\n  target_language: ko\n  headers:\n    ko: {response: '답변:'}\n",
         encoding="utf-8",
     )
     result = plug_in_process("response-template", str(folder), "--config", str(config))

@@ -2,8 +2,9 @@
 
 `make tokenizer-fixtures` downloads llama-cpp-python's source archive from PyPI once
 (77 MB; it vendors llama.cpp's tokenizer tests) into PLUG_TOKENIZER_FIXTURES, outside
-the repo. Here each tokenizer is converted to a Hugging Face folder once per
-transformers version, checked against llama.cpp's own expected token ids, and reused.
+the repo. Here each tokenizer is converted to a Hugging Face folder, checked against
+llama.cpp's own expected token ids, and reused until anything that builds it changes
+(`cache_key`).
 A missing archive fails the tests that need it with a message saying what to run.
 """
 
@@ -40,16 +41,29 @@ TOKENIZERS = {
 }
 
 
+def cache_key(name: str) -> str:
+    """What builds a converted tokenizer, hashed: the conversion code (this file), the
+    versions of transformers, tokenizers and gguf, the archive and the entry of
+    TOKENIZERS. A change to any of them converts again, and runs the llama.cpp check."""
+    import hashlib
+    from importlib import metadata
+
+    parts = [Path(__file__).read_bytes(), repr(TOKENIZERS[name]).encode()]
+    parts += [f"{package}=={metadata.version(package)}".encode() for package in ("transformers", "tokenizers", "gguf")]
+    archive = FIXTURES / ARCHIVE
+    parts.append(f"{ARCHIVE}:{archive.stat().st_size if archive.is_file() else 'missing'}".encode())
+    return hashlib.sha256(b"\0".join(parts)).hexdigest()[:16]
+
+
 def real_tokenizer_dir(name: str) -> Path:
     """A saved Hugging Face tokenizer folder (with a tiny Llama config.json, so axolotl
-    accepts it as `base_model`) for one of TOKENIZERS."""
-    import transformers
-
-    folder = FIXTURES / f"transformers-{transformers.__version__}" / name
+    accepts it as `base_model`) for one of TOKENIZERS, converted and checked once per
+    `cache_key`."""
+    folder = FIXTURES / "converted" / f"{name}-{cache_key(name)}"
     if (folder / "tokenizer.json").is_file():
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(folder.with_name(name + ".lock"))):  # pytest-xdist workers: one converts, the others wait
+    with FileLock(str(folder.with_name(folder.name + ".lock"))):  # pytest-xdist workers: one converts, the others wait
         if not (folder / "tokenizer.json").is_file():
             _build(name, folder)
     return folder
@@ -75,7 +89,7 @@ def _build(name: str, folder: Path) -> None:
             _add_merges(Path(scratch) / gguf)
         tokenizer = _convert(Path(scratch), gguf, specials, spm, adds_bos)
         _check_against_llama_cpp(tokenizer, Path(scratch) / gguf, name)
-        partial = folder.with_name(name + ".partial")
+        partial = folder.with_name(folder.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)  # what an interrupted run left
         tokenizer.save_pretrained(partial)
         _write_tiny_config(partial, tokenizer)
