@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,7 +40,7 @@ def one_run(output: Path, folder: bool = False) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            other = os.read(fd, 32).decode("ascii", errors="replace").strip() or "unknown"
+            other = _holder(fd)
             os.close(fd)
             raise OutputInUse(
                 f"{output} is being written by another run (process {other}); "
@@ -61,3 +62,14 @@ def one_run(output: Path, folder: bool = False) -> Iterator[None]:
     finally:
         path.unlink(missing_ok=True)  # still locked: a run that opens it now retries
         os.close(fd)
+
+
+def _holder(fd: int) -> str:
+    """The process id the holder writes into the lock file; it writes it just after it
+    takes the lock, so a run that finds the lock taken waits a moment for it."""
+    for _ in range(40):
+        text = os.pread(fd, 32, 0).decode("ascii", errors="replace").strip()
+        if text:
+            return text
+        time.sleep(0.025)
+    return "unknown"
