@@ -176,7 +176,13 @@ def test_translate_clean_failed_rows_and_resume_then_build(tmp_path):
     assert "translated: 1" in result.stdout and "already done: 4" in result.stdout
     assert not (tmp_path / "zh.failed.jsonl").exists()  # nothing failed this time
     by_id = {r["id"]: r for r in read(out)}
-    assert by_id["r1"] == {"id": "r1", "lang": "zh", "instruction": EN_ZH[1][2], "response": EN_ZH[1][3]}
+    assert by_id["r1"] == {
+        "id": "r1",
+        "lang": "zh",
+        "instruction": EN_ZH[1][2],
+        "response": EN_ZH[1][3],
+        "written_by": "data translate",
+    }
 
     result, plug = build(tmp_path, source, out)
     assert result.returncode == 0 and [r["id"] for r in read(plug)] == ["r0", "r1", "r2"]

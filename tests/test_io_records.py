@@ -292,3 +292,49 @@ def test_judge_and_score_keep_a_run_folder_by_one_rule(tmp_path):
             score(tmp_path / "judged")
         assert judge(tmp_path / "judged") == read_summary(tmp_path / "judged")
         assert score(tmp_path / "scored") == read_summary(tmp_path / "scored")
+
+
+def test_a_file_one_command_wrote_is_refused_as_another_commands_output(tmp_path, model_dir):
+    """Each appended line names the command that wrote it: generate's answers (they have
+    the `id` and `lang` a translation has) are not adopted as `data translate` output,
+    and a judge's judgments not as X-TruthfulQA's, even in a folder of their own."""
+    bench = write_jsonl(tmp_path / "bench.jsonl", [{"id": f"r{i}", "instruction": f"问题 {i}"} for i in range(2)])
+    answers = tmp_path / "answers.jsonl"
+    with FakeEngine(lambda body, n: ANSWER) as server:
+        made = plug_command(
+            "generate", "--model-dir", str(model_dir), "--instructions", str(bench), "--base-url", server.url,
+            "--max-new-tokens", "16", "--output", str(answers),
+        )  # fmt: skip
+        assert made.returncode == 0, made.stderr[-2000:]
+        assert [row["written_by"] for row in lines(answers)] == ["generate", "generate"]
+        original = answers.read_bytes()
+        translate = plug_command(
+            "data", "translate", "--input", str(write_jsonl(tmp_path / "en.jsonl", pivot_rows()[:2])),
+            "--lang", "zh", "--model", "m", "--base-url", server.url, "--output", str(answers),
+        )  # fmt: skip
+    assert translate.returncode == 1
+    assert f"{answers}: line 1 was written by `axolotl plug generate`" in translate.stderr
+    assert answers.read_bytes() == original and server.requests[2:] == []  # nothing asked, nothing changed
+
+    judged = tmp_path / "judged"
+    judge = ["judge", "--instructions", str(bench), "--a", str(answers), "--b", str(answers), "--judge-model", "j"]
+    with FakeEngine(lambda body, n: "[[A]]") as server:
+        assert plug_command(*judge, "--base-url", server.url, "--output", str(judged)).returncode == 0
+    scored = tmp_path / "scored"
+    scored.mkdir()
+    (scored / "judgments.jsonl").write_bytes((judged / "judgments.jsonl").read_bytes())
+    refs = write_jsonl(
+        tmp_path / "tqa.jsonl",
+        [
+            {"id": f"r{i}", "instruction": f"问题 {i}", "correct_answers": ["对"], "incorrect_answers": ["错"]}
+            for i in range(2)
+        ],
+    )
+    with FakeEngine(lambda body, n: "yes") as server:
+        result = plug_command(
+            "score", "truthfulqa", "--answers", str(answers), "--references", str(refs), "--judge-model", "j",
+            "--base-url", server.url, "--output", str(scored),
+        )  # fmt: skip
+    assert result.returncode == 1
+    assert "judgments.jsonl: line 1 was written by `axolotl plug judge`" in result.stderr
+    assert server.requests == []

@@ -10,12 +10,14 @@ from axolotl_plug.datagen.pairs import load_pairs
 from axolotl_plug.format.langid import wrong_language
 from axolotl_plug.format.languages import get_language
 from axolotl_plug.io.client import ChatClient
-from axolotl_plug.io.records import finished, sibling, write_jsonl
+from axolotl_plug.io.records import WRITTEN_BY, finished, sibling, write_jsonl
 from axolotl_plug.io.runner import append_concurrently
 
 INSTRUCTION_MARK = "<<<INSTRUCTION>>>"
 RESPONSE_MARK = "<<<RESPONSE>>>"
 _SPLIT = re.compile(re.escape(INSTRUCTION_MARK) + r"(.*?)" + re.escape(RESPONSE_MARK) + r"(.*)", re.S)
+
+TRANSLATE = "data translate"
 
 
 def translation_messages(instruction: str, response: str, source: str, target: str) -> list[dict[str, str]]:
@@ -81,8 +83,11 @@ def translate_file(
     failed_path = sibling(output, "failed.jsonl")
     output.parent.mkdir(parents=True, exist_ok=True)
     # our translated rows always name their language: a file without it is not ours to resume
-    done = finished(output, required=("lang",)).keys() | finished(files["rejected"]).keys()
-    finished(failed_path, required=("message",))  # ours to rewrite, or refused
+    done = (
+        finished(output, required=("lang",), written_by=TRANSLATE).keys()
+        | finished(files["rejected"], written_by=TRANSLATE).keys()
+    )
+    finished(failed_path, required=("message",), written_by=TRANSLATE)  # ours to rewrite, or refused
     todo = [r for r in rows if r["id"] not in done]
     source_name, target_name = get_language(source_lang).name, get_language(lang).name
 
@@ -95,7 +100,8 @@ def translate_file(
             reply = client.complete(messages, temperature=0.0).text
             parts, reason = check_translation(reply, source_lang, lang)
             if parts:
-                return {"id": row["id"], "lang": lang, "instruction": parts[0], "response": parts[1]}, "", reply
+                translated = {"id": row["id"], "lang": lang, "instruction": parts[0], "response": parts[1]}
+                return translated | {WRITTEN_BY: TRANSLATE}, "", reply
         return None, reason, reply
 
     counts = {"translated": 0, "rejected": 0, "failed": 0, "already_done": len(rows) - len(todo)}
@@ -106,7 +112,7 @@ def translate_file(
             counts["translated"] += 1
             return "out", translated
         counts["rejected"] += 1
-        return "rejected", {"id": row["id"], "row": row["row"], "reason": reason, "reply": reply}
+        return "rejected", {"id": row["id"], "row": row["row"], "reason": reason, "reply": reply, WRITTEN_BY: TRANSLATE}
 
     bar = tqdm(
         total=len(rows), initial=len(rows) - len(todo), desc=f"translating to {lang}", unit="row", disable=not progress
@@ -117,7 +123,13 @@ def translate_file(
         write_jsonl(
             failed_path,
             [
-                {"id": row["id"], "row": row["row"], "status": getattr(error, "status", None), "message": str(error)}
+                {
+                    "id": row["id"],
+                    "row": row["row"],
+                    "status": getattr(error, "status", None),
+                    "message": str(error),
+                    WRITTEN_BY: TRANSLATE,
+                }
                 for row, error in failures
             ],
         )

@@ -17,7 +17,7 @@ from axolotl_plug.args import PlugConfig
 from axolotl_plug.eval.metrics import languages_in_play, metrics_by_language, score_answer
 from axolotl_plug.format.answer import AnswerFormat
 from axolotl_plug.format.sections import has_target
-from axolotl_plug.io.records import finished, read_records
+from axolotl_plug.io.records import WRITTEN_BY, finished, read_records
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,7 @@ def answer_line(
         "generator": generator,
         **sampling.fields(),
         **{k: record[k] for k in ("dataset", "reference") if record.get(k) is not None},
+        WRITTEN_BY: "generate",
     }
 
 
@@ -82,7 +83,7 @@ def unanswered(records: list[dict], output: Path) -> list[dict]:
     refused, untouched: see io.records.finished)."""
     output.parent.mkdir(parents=True, exist_ok=True)
     # an answer line has its raw output: a file without one is not ours to resume
-    done = finished(output, required=("raw_output",))
+    done = finished(output, required=("raw_output",), written_by="generate")
     return [r for r in records if str(r["id"]) not in done]
 
 

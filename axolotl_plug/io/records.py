@@ -162,17 +162,29 @@ class ForeignFileError(ValueError):
     """An output file to resume that this command did not write: it is left as it is."""
 
 
+# the field in which every line a resumable command appends names the command
+WRITTEN_BY = "written_by"
+
+
+class _WrittenByAnother(KeyError):
+    pass
+
+
 def finished(
-    path: Path, key: Callable[[dict], Hashable] = lambda row: str(row["id"]), required: Iterable[str] = ()
+    path: Path,
+    key: Callable[[dict], Hashable] = lambda row: str(row["id"]),
+    required: Iterable[str] = (),
+    written_by: str | None = None,
 ) -> dict[Hashable, dict]:
     """The rows already written to a JSONL file that is being resumed, by `key`.
 
     Only our own file is resumed: every complete line must be a JSON object that
-    `key` can read and that has the `required` fields (those only this command's rows
-    have), else ForeignFileError names the first line that is not, and the file is
-    not touched. A torn last line (a crash in the middle of a write: text
-    after the last newline that is no complete row) is the only repair, made by
-    truncating the file at its last newline."""
+    `key` can read, that has the `required` fields, and whose `written_by` field, where
+    it has one, names this command (`written_by`); else ForeignFileError names the
+    first line that is not, and the file is not touched. (Lines from before the field
+    existed are told by their fields alone.) A torn last line (a crash in the middle of
+    a write: text after the last newline that is no complete row) is the only repair,
+    made by truncating the file at its last newline."""
     if not path.is_file():
         return {}
     data = path.read_bytes()
@@ -184,12 +196,17 @@ def finished(
     def row_key(row):
         if not isinstance(row, dict) or any(name not in row for name in required):
             raise KeyError(required)
+        if written_by is not None and row.get(WRITTEN_BY, written_by) != written_by:
+            raise _WrittenByAnother(row[WRITTEN_BY])
         return key(row)
 
-    def foreign(where: str, text: str) -> ForeignFileError:
+    def foreign(where: str, text: str, other: object = None) -> ForeignFileError:
+        what = (
+            f"was written by `axolotl plug {other}`" if other else f"is not a row this command writes ({text[:60]!r})"
+        )
         return ForeignFileError(
-            f"{path}: {where} is not a row this command writes ({text[:60]!r}); it resumes only its "
-            "own output and leaves this file as it is: choose another --output"
+            f"{path}: {where} {what}; it resumes only its own output and leaves this file as it is: "
+            "choose another --output"
         )
 
     done = {}
@@ -198,6 +215,8 @@ def finished(
             try:
                 row = json.loads(line)
                 done[row_key(row)] = row
+            except _WrittenByAnother as exc:
+                raise foreign(f"line {number}", line, exc.args[0]) from None
             except (ValueError, KeyError, TypeError, AttributeError):
                 raise foreign(f"line {number}", line) from None
     if tail.strip():

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from axolotl_plug.io.client import ChatClient, ChatError
-from axolotl_plug.io.records import LineFile, finished
+from axolotl_plug.io.records import WRITTEN_BY, LineFile, finished
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -132,6 +132,7 @@ def ask_all(
     value_field: str,
     fallback: object,
     settings: dict,
+    written_by: str,
     reasks: int = 0,
     concurrency: int = 8,
     desc: str = "asking",
@@ -140,7 +141,8 @@ def ask_all(
     """Send every ask that `path` has no line for yet; return the lines of all asks, in
     order. `read(reply)` gives the value recorded under `value_field`, or None when the
     reply is unusable: such a reply is asked again up to `reasks` times, then recorded
-    with `fallback`. `settings` are the decoding settings sent with every request.
+    with `fallback`. `settings` are the decoding settings sent with every request;
+    `written_by` names the command in each line, and only its lines are resumed.
     Raises ChatError, after writing every finished line, when requests failed."""
     from tqdm.auto import tqdm
 
@@ -150,7 +152,7 @@ def ask_all(
         return (*(row[name] for name in names), row["model"], row["messages_hash"])
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    done = finished(path, key=key)
+    done = finished(path, key=key, written_by=written_by)
     ask_key = lambda a: (*(value for _, value in a.fields), client.model, a.hash)  # noqa: E731
     todo = [a for a in asks if ask_key(a) not in done]
 
@@ -170,6 +172,7 @@ def ask_all(
             "messages_hash": a.hash,
             "raw_reply": result[0],
             value_field: result[1],
+            WRITTEN_BY: written_by,
         }
         done[ask_key(a)] = row
         return "out", row

@@ -182,6 +182,7 @@ def score_svamp(
             value_field="extracted",
             fallback="",
             settings=EXTRACT_SETTINGS,
+            written_by="score svamp",
             concurrency=concurrency,
             desc="extracting",
             progress=progress,

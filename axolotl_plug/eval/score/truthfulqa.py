@@ -192,6 +192,7 @@ def score_truthfulqa(
             value_field="verdict",
             fallback="error",
             settings=settings,
+            written_by="score truthfulqa",
             reasks=reasks,
             concurrency=concurrency,
             desc=f"judging {which}",
