@@ -59,11 +59,11 @@ def real_tokenizer_dir(name: str) -> Path:
     """A saved Hugging Face tokenizer folder (with a tiny Llama config.json, so axolotl
     accepts it as `base_model`) for one of TOKENIZERS, converted and checked once per
     `cache_key`."""
-    folder = FIXTURES / "converted" / f"{name}-{cache_key(name)}"
+    folder = FIXTURES / "converted" / cache_key(name) / name
     if (folder / "tokenizer.json").is_file():
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(folder.with_name(folder.name + ".lock"))):  # pytest-xdist workers: one converts, the others wait
+    with FileLock(str(folder.with_name(name + ".lock"))):  # pytest-xdist workers: one converts, the others wait
         if not (folder / "tokenizer.json").is_file():
             _build(name, folder)
     return folder
@@ -89,7 +89,7 @@ def _build(name: str, folder: Path) -> None:
             _add_merges(Path(scratch) / gguf)
         tokenizer = _convert(Path(scratch), gguf, specials, spm, adds_bos)
         _check_against_llama_cpp(tokenizer, Path(scratch) / gguf, name)
-        partial = folder.with_name(folder.name + ".partial")
+        partial = folder.with_name(name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)  # what an interrupted run left
         tokenizer.save_pretrained(partial)
         _write_tiny_config(partial, tokenizer)
