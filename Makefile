@@ -60,9 +60,15 @@ $(LLAMA_CPP_ARCHIVE): | install
 
 tokenizer-fixtures: $(LLAMA_CPP_ARCHIVE)
 
+# DeepSpeed in a folder of its own, for the ZeRO-3 example's test (tests/helpers/deepspeed_site.py)
+DEEPSPEED_SITE := $(VENV)/deepspeed-site
+$(DEEPSPEED_SITE)/.installed: $(VENV)/.installed
+	$(PY) -m tests.helpers.deepspeed_site $(DEEPSPEED_SITE)
+	touch $@
+
 # two workers that steal from each other (docs/development.md: what keeps it near 3 minutes);
 # the ten slowest tests are listed at the end
-test: install tokenizer-fixtures
+test: install tokenizer-fixtures $(DEEPSPEED_SITE)/.installed
 	$(PY) -m pytest -q -n 2 --dist worksteal --durations=10
 
 $(DEMO_MODEL)/config.json: | install

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -88,6 +86,7 @@ def test_there_are_paper_baseline_lora_and_demo_configs():
         "plug_lora_qwen.yml",
         "plug_demo.yml",
         "plug_dpo_zh.yml",
+        "plug_zh_fsdp.yml",
     } <= names
 
 
@@ -97,11 +96,10 @@ def test_example_config_validates_with_axolotl(path, tiny_model_dir, tmp_path, m
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     raw["base_model"] = str(tiny_model_dir)
     raw["output_dir"] = str(tmp_path / "out")
-    if raw.get("deepspeed"):
-        # axolotl's loader starts DeepSpeed's NCCL process group for this key, which a
-        # CPU machine cannot; check the shipped ZeRO-3 file here instead
-        zero = json.loads(Path(raw.pop("deepspeed")).read_text())
-        assert zero["zero_optimization"]["stage"] == 3
+    # in this process axolotl's loader would start DeepSpeed's NCCL process group for
+    # `deepspeed` and set accelerate's FSDP variables for `fsdp_config`, for every later
+    # test: those two go through a real `axolotl preprocess` below, keys in place
+    raw.pop("deepspeed", None), raw.pop("fsdp_config", None), raw.pop("fsdp_version", None)
     cfg = load_config(raw)
     assert cfg.plug["target_language"] == raw["plug"].get("target_language")
     expected = "axolotl_plug.preference" if raw.get("rl") else "axolotl_plug.dataset.strategy"
@@ -111,34 +109,40 @@ def test_example_config_validates_with_axolotl(path, tiny_model_dir, tmp_path, m
         assert cfg.chat_template == "jinja" and "<|assistant|>" in cfg.chat_template_jinja
 
 
-def test_wheel_ships_the_templates_and_the_cli_entry_point(tmp_path):
-    import zipfile
+@pytest.mark.parametrize("name", ["plug_zh.yml", "plug_zh_fsdp.yml"])
+def test_deepspeed_and_fsdp_examples_preprocess_with_their_keys_in_place(name, tiny_model_dir, tmp_path):
+    """The ZeRO-3 and FSDP2 example configs, with only the model and the data swapped for
+    the test's: the real `axolotl preprocess` validates them and prepares the PLUG data
+    with `deepspeed` / `fsdp_config` in place, on CPU. That is as far as axolotl goes
+    without a GPU (docs/training.md says where `axolotl train` stops)."""
+    from tests.helpers import deepspeed_site
 
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            str(REPO),
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    (wheel,) = tmp_path.glob("axolotl_plug-*.whl")
-    names = zipfile.ZipFile(wheel).namelist()
-    modules = {str(p.relative_to(REPO)) for p in (REPO / "axolotl_plug").rglob("*.py")}
-    assert modules and modules <= set(names), sorted(modules - set(names))  # every subpackage ships
-    assert "axolotl_plug/prompt_templates/plug_tulu.jinja" in names
-    assert "axolotl_plug/prompt_templates/plug_response.jinja" in names
-    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "plug = axolotl_plug.cli:plug" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    raw = yaml.safe_load((REPO / "example_configs" / name).read_text(encoding="utf-8"))
+    assert raw.get("deepspeed") or raw.get("fsdp_config")
+    env = {}
+    if raw.get("deepspeed"):
+        raw["deepspeed"] = str(REPO / raw["deepspeed"])
+        assert json.loads(Path(raw["deepspeed"]).read_text())["zero_optimization"]["stage"] == 3
+        if not (deepspeed_site.FOLDER / "deepspeed").is_dir():
+            pytest.fail(
+                f"DeepSpeed for this test is missing: run `make test`, which installs it in {deepspeed_site.FOLDER}"
+            )
+        env["PYTHONPATH"] = str(deepspeed_site.FOLDER)
+    else:
+        assert raw["fsdp_version"] == 2 and raw["fsdp_config"]["state_dict_type"] == "FULL_STATE_DICT"
+    raw |= {
+        "base_model": str(tiny_model_dir),
+        "datasets": [{"path": str(write_jsonl(tmp_path / "rows.jsonl", ROWS)), "type": "plug"}],
+        "dataset_prepared_path": str(tmp_path / "prepared"),
+        "output_dir": str(tmp_path / "out"),
+    }
+    config = tmp_path / name
+    config.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    result = run_axolotl("preprocess", str(config), cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Success! Preprocessed data path" in result.stdout + result.stderr
+    (prepared,) = (tmp_path / "prepared").glob("plug-*")
+    assert any(prepared.iterdir())
 
 
 def test_merge_lora_folder_carries_the_trained_chat_template_and_split(tiny_model_dir, tmp_path):

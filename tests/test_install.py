@@ -103,6 +103,8 @@ def test_the_built_wheel_works_next_to_axolotl(tmp_path, tiny_model_dir):
         if name.endswith((".py", ".jinja"))
     }
     assert len(needed) > 60 and needed - shipped == set()
+    entry_points = next(n for n in shipped if n.endswith(".dist-info/entry_points.txt"))
+    assert "plug = axolotl_plug.cli:plug" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
     # a venv of its own, with the wheel in it, that reaches this stack's packages through
     # a .pth line: the stack's .pth files (the editable install's among them) stay inactive

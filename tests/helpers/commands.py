@@ -15,13 +15,14 @@ from tests.helpers.servers import BIN, REPO
 
 
 def run_axolotl(
-    *args: str, cwd: Path = REPO, timeout: int = 600, input: str | None = None
+    *args: str, cwd: Path = REPO, timeout: int = 600, input: str | None = None, env: dict | None = None
 ) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
         "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
         "HF_HUB_OFFLINE": "1",
         "AXOLOTL_DO_NOT_TRACK": "1",
+        **(env or {}),
     }
     return subprocess.run(
         [str(BIN / "axolotl"), *args],
