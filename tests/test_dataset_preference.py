@@ -235,8 +235,10 @@ def prefer_one_answer(body, number):
 
 def test_sample_judge_prefs_and_dpo_train(plug_trained, tmp_path):
     """Two sampled generate runs of the SFT model, judged by a loopback judge, turned
-    into preference rows by `data prefs`, then `axolotl train` with `rl: dpo`: the loss
-    is finite and the PLUG callback reports its metrics at the evaluation."""
+    into preference rows by `data prefs` (exactly the rows the judging rule gives),
+    which axolotl's DPO loader puts in their chosen and rejected slots; `axolotl train`
+    with `rl: dpo` starts at the reference (loss ln 2, margin 0) and ends with the
+    chosen answers ahead, and the PLUG callback reports its metrics at the evaluation."""
     config, model_dir, _ = plug_trained
     bench = write_jsonl(
         tmp_path / "bench.jsonl",
@@ -299,30 +301,61 @@ def test_sample_judge_prefs_and_dpo_train(plug_trained, tmp_path):
         str(prefs),
     )
     assert built.returncode == 0, built.stderr[-2000:] + built.stdout
+    # the rows by the rule: the judge prefers, in both orders, the target answer that sorts
+    # first; equal answers tie; a pair where either answer has no target section is dropped
+    a_rows, b_rows = ({row["id"]: row for row in map(json.loads, run.read_text().splitlines())} for run in runs)
+    expected = []
+    for rid, a_row in a_rows.items():
+        b_row = b_rows[rid]
+        if a_row["output"] == b_row["output"] or "ok" != a_row["status"] or "ok" != b_row["status"]:
+            continue
+        won, lost = (a_row, b_row) if a_row["output"] < b_row["output"] else (b_row, a_row)
+        expected.append((rid, won["raw_output"], lost["raw_output"]))
+    written = [(row["id"], row["chosen"], row["rejected"]) for row in map(json.loads, prefs.read_text().splitlines())]
+    assert written == expected and len(written) >= 2
 
     plug = {
         "target_language": "zh",
         "chat_template": "plug_tulu",
         "eval": {"instructions": str(bench), "num_samples": 2, "max_new_tokens": 8, "batch_size": 2},
     }
+    steps = len(written)  # one epoch, one row a step
     cfg = cpu_config(
         model_dir,
         tmp_path,
         prefs,
         plug,
         rl="dpo",
-        max_steps=2,
+        max_steps=steps,
         micro_batch_size=1,
         test_datasets=[{"path": str(prefs), "type": "plug", "split": "train"}],
-        eval_steps=2,
+        eval_steps=steps,
+        shuffle_merged_datasets=False,
     )
     path = tmp_path / "dpo.yml"
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+
+    # chosen and rejected reach their slots: axolotl's own DPO loader, as the audit runs it
+    audit = plug_in_process("audit", str(path), "-n", str(steps))
+    assert audit.returncode == 0, audit.stderr[-2000:]
+    for _, chosen, rejected in written:
+        assert f"\nchosen:\n{chosen}" in audit.stdout and f"\nrejected:\n{rejected}" in audit.stdout
+
     result = run_axolotl("train", str(path))
     assert result.returncode == 0, result.stderr[-3000:]
     logged = result.stdout + result.stderr
-    losses = [float(v) for v in re.findall(r"'loss': '([-\d.e]+)'", logged)]
-    assert losses and all(math.isfinite(v) for v in losses)
+
+    def logged_values(key: str) -> list[float]:
+        return [float(v) for v in re.findall(rf"'{re.escape(key)}': '?([-\d.e]+)'?", logged)]
+
+    losses, margins = logged_values("loss"), logged_values("rewards/margins")
+    # the first step's policy is its reference: every reward is 0 and the loss is -log sigmoid(0) = ln 2
+    assert margins[0] == 0.0 and abs(losses[0] - math.log(2)) < 1e-3
+    assert all(math.isfinite(v) for v in losses)
+    # after an epoch on the rows, the same rows' chosen answers gain on their rejected ones
+    # (the margin a reversed chosen/rejected would make negative)
+    before, after = logged_values("eval_rewards/margins")  # evaluated before the first step and after the last
+    assert before == 0.0 and after > 0
     assert "'plug/format_ok'" in logged  # the PLUG callback still reports during DPO
 
 
