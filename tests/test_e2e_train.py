@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -16,9 +17,12 @@ from tests.helpers.rows import REPO, ROWS, write_jsonl
 PLUG_KEYS = ["format_ok", "target_lang_ok", "pivot_lang_ok", "pivot_leak", "target_chars", "pivot_chars", "chrf"]
 
 
-def test_axolotl_train_with_eval_callback_and_saved_template(tiny_model_dir, tmp_path):
-    """One real `axolotl train` run: the evaluation callback logs every plug/ key (per
-    language too) and writes step files; the saved tokenizer carries plug_tulu."""
+def test_axolotl_train_with_eval_callback_and_saved_template(plug_trained, tmp_path):
+    """One real `axolotl train` run, continuing the PLUG-trained test model at a learning
+    rate too small to change its answers: the evaluation callback logs every plug/ key
+    (per language too) with the values their definitions give on the answers of its step
+    files; the saved tokenizer carries plug_tulu."""
+    _, trained_dir, _ = plug_trained
     data = write_jsonl(tmp_path / "rows.jsonl", ROWS * 3)
     bench = write_jsonl(
         tmp_path / "bench.jsonl",
@@ -30,9 +34,11 @@ def test_axolotl_train_with_eval_callback_and_saved_template(tiny_model_dir, tmp
     plug = {
         "target_language": "zh",
         "chat_template": "plug_tulu",
-        "eval": {"instructions": str(bench), "num_samples": 3, "max_new_tokens": 6, "batch_size": 2},
+        "eval": {"instructions": str(bench), "num_samples": 3, "max_new_tokens": 120, "batch_size": 2},
     }
-    cfg = cpu_config(tiny_model_dir, tmp_path, data, plug, val_set_size=2, eval_steps=1, max_steps=2)
+    cfg = cpu_config(
+        trained_dir, tmp_path, data, plug, val_set_size=2, eval_steps=1, max_steps=2, learning_rate=1e-9, seed=0
+    )
     path = tmp_path / "train.yml"
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
 
@@ -58,6 +64,32 @@ def test_axolotl_train_with_eval_callback_and_saved_template(tiny_model_dir, tmp
         "target_lang",
         "pivot_lang",
     }
+
+    # the values logged at the last evaluation, by their definitions (docs/evaluation.md),
+    # over the answers of that evaluation's step file
+    def last_logged(key: str) -> float:
+        return float(re.findall(rf"'plug/{re.escape(key)}': '?([-\d.e]+)'?", logged)[-1])
+
+    def share(rows, test) -> float:
+        return sum(map(test, rows)) / len(rows)
+
+    def mean(values) -> float:
+        values = list(values)
+        return sum(values) / len(values)
+
+    assert any(r["status"] == "ok" and r["target"] and r["pivot"] for r in lines)  # real PLUG answers to score
+    for prefix, rows in [("", lines)] + [
+        (f"{lang}/", [r for r in lines if r["lang"] == lang]) for lang in ("zh", "ko")
+    ]:
+        expected = {
+            "format_ok": share(rows, lambda r: r["status"] == "ok"),
+            "target_lang_ok": share(rows, lambda r: r["target_lang"] == r["lang"]),
+            "pivot_lang_ok": share(rows, lambda r: r["pivot_lang"] == "en"),
+            "target_chars": mean(len(r["target"]) for r in rows),
+            "pivot_chars": mean(len(r["pivot"]) for r in rows),
+        }
+        for key, value in expected.items():
+            assert last_logged(prefix + key) == pytest.approx(value, abs=0.0051), prefix + key  # logged to 2 decimals
 
     from transformers import AutoTokenizer
 

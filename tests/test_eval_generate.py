@@ -7,7 +7,7 @@ import json
 
 from axolotl_plug.format.answer import AnswerFormat, extract
 from tests.helpers.commands import plug_command, plug_in_process
-from tests.helpers.rows import ROWS
+from tests.helpers.rows import ROWS, write_jsonl
 from tests.helpers.servers import transformers_serve
 
 
@@ -90,8 +90,6 @@ def test_served_default_limit_is_what_sequence_len_leaves(tiny_model_dir, tmp_pa
     from transformers import AutoTokenizer
 
     from axolotl_plug.args import PlugConfig
-    from axolotl_plug.eval.generation import prompt_ids
-    from axolotl_plug.format.prompt import prompt_messages
     from axolotl_plug.serving.settings import write_settings
     from tests.helpers.engine import FakeEngine
 
@@ -119,10 +117,16 @@ def test_served_default_limit_is_what_sequence_len_leaves(tiny_model_dir, tmp_pa
         )
     assert result.returncode == 0, result.stderr[-2000:]
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    expected = sorted(
-        300 - len(prompt_ids(tokenizer, prompt_messages(row["instruction"], "zh", PlugConfig(target_language="zh"))))
-        for row in ROWS[:2]
-    )
+    # the prompt as written out: PLUG's default system turn for zh, the user turn, the
+    # template's assistant opening; counted by the folder's own tokenizer
+    system = "Please interpret the instruction in English, and then respond both in English and in Chinese."
+
+    def prompt_tokens(instruction: str) -> int:
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": instruction}]
+        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    expected = sorted(300 - prompt_tokens(row["instruction"]) for row in ROWS[:2])
     assert sorted(request["body"]["max_tokens"] for request in server.requests) == expected
     assert len(set(expected)) == 2  # two prompts of different lengths, two limits
 
@@ -218,3 +222,52 @@ def test_a_merged_model_folder_finds_plug_json_one_level_up(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert read(tmp_path / "a.jsonl")[1]["output"] == "안녕하세요."
     assert "respond both in English and in Korean" in server.requests[0]["body"]["messages"][0]["content"]
+
+
+def test_generate_prints_the_metrics_a_reader_works_out_by_hand(tiny_model_dir, tmp_path):
+    """The closing table of `generate`, by value: two scripted answers whose figures follow
+    from the definitions in docs/evaluation.md."""
+    import shutil
+
+    from sacrebleu.metrics import CHRF
+
+    from axolotl_plug.args import PlugConfig
+    from axolotl_plug.serving.settings import write_settings
+    from tests.helpers.engine import FakeEngine
+
+    model_dir = shutil.copytree(tiny_model_dir, tmp_path / "model")
+    write_settings(model_dir, PlugConfig(target_language="zh"), 512)
+    answers = {
+        "巴黎是哪个国家的首都？": "English response:\nParis is the capital of France.\n\n中文回复：\n巴黎是法国的首都。",
+        "天空是什么颜色？": "English response:\nThe sky is blue.\n\n中文回复：\nThe sky is blue.",  # target in English
+    }
+    references = {"巴黎是哪个国家的首都？": "巴黎是法国的首都。", "天空是什么颜色？": "天空是蓝色的。"}
+    bench = write_jsonl(
+        tmp_path / "bench.jsonl",
+        [{"id": i, "instruction": q, "lang": "zh", "reference": references[q]} for i, q in enumerate(answers)],
+    )
+
+    def script(body, number):
+        return answers[body["messages"][-1]["content"]]
+
+    with FakeEngine(script) as server:
+        result = plug_command(
+            "generate", "--model-dir", str(model_dir), "--instructions", str(bench), "--base-url", server.url,
+            "--max-new-tokens", "64", "--output", str(tmp_path / "answers.jsonl"),
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    table = dict(line.split() for line in result.stdout.splitlines() if line.startswith("plug/"))
+    chrf = (
+        CHRF()
+        .corpus_score(["巴黎是法国的首都。", "The sky is blue."], [["巴黎是法国的首都。", "天空是蓝色的。"]])
+        .score
+    )
+    assert table == {
+        "plug/format_ok": "1.000",  # both have the pivot section, then the target one
+        "plug/target_lang_ok": "0.500",  # the second target answer is English
+        "plug/pivot_lang_ok": "1.000",
+        "plug/pivot_leak": "0.500",  # none of the first target's letters, all of the second's
+        "plug/target_chars": f"{(9 + 16) / 2:.3f}",  # 巴黎是法国的首都。 and The sky is blue.
+        "plug/pivot_chars": f"{(31 + 16) / 2:.3f}",  # Paris is the capital of France. and The sky is blue.
+        "plug/chrf": f"{chrf:.3f}",
+    }
