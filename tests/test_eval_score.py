@@ -193,6 +193,8 @@ def test_svamp_extraction_cuts_a_long_prompt_as_the_reference(tmp_path, tiktoken
     answers = write_jsonl(
         tmp_path / "answers.jsonl", [{"id": 1, "instruction": SVAMP_REFS[0]["instruction"], "output": long_answer}]
     )
+    template = tmp_path / "extract.txt"
+    template.write_text(EXTRACT_TEMPLATE, encoding="utf-8")
     with FakeEngine(lambda body, n: "7") as server:
         result = plug_command(
             "score",
@@ -205,14 +207,15 @@ def test_svamp_extraction_cuts_a_long_prompt_as_the_reference(tmp_path, tiktoken
             str(tmp_path / "out"),
             "--extract-model",
             "gpt-3.5-turbo",
+            "--extract-prompt-file",
+            str(template),
             "--base-url",
             server.url,
         )
     assert result.returncode == 0, result.stderr[-2000:]
-    from axolotl_plug.eval.score.svamp import EXTRACT_PROMPT
-
     encoding = tiktoken.encoding_for_model("gpt-3.5-turbo")
-    full = EXTRACT_PROMPT.format(question=SVAMP_REFS[0]["instruction"], response=long_answer)
+    # the prompt as the test wrote it, filled, then cut to its first 3,980 tokens
+    full = EXTRACT_TEMPLATE.format(question=SVAMP_REFS[0]["instruction"], response=long_answer)
     assert len(encoding.encode(full)) > 3980
     sent = server.requests[0]["body"]["messages"][1]["content"]
     assert sent == encoding.decode(encoding.encode(full)[:3980])
