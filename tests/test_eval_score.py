@@ -95,7 +95,10 @@ def svamp_answers(tmp_path):
     return write_jsonl(tmp_path / "answers.jsonl", rows), write_jsonl(tmp_path / "svamp_zh.jsonl", SVAMP_REFS)
 
 
-def test_svamp_scores_the_target_answer_by_the_reference_rule(tmp_path):
+def test_svamp_scores_the_target_answer_by_the_reference_number_rule(tmp_path):
+    """The reference's number rule on the target answer; the denominator is ours: every
+    reference id, an unanswered one counted wrong (the reference averages over the
+    answers it is given: `--denominator answers`, below)."""
     answers, refs = svamp_answers(tmp_path)
     out = tmp_path / "svamp"
     result = plug_command("score", "svamp", "--answers", str(answers), "--references", str(refs), "--output", str(out))
@@ -117,6 +120,18 @@ def test_svamp_scores_the_target_answer_by_the_reference_rule(tmp_path):
     assert scored[5]["missing"] and scored[2]["output"] == "两本书一共\n\n\n十二元。"
     assert "| all | 5 | 2 | 40.0% | 1 | 1 |" in (out / "summary.md").read_text()
     assert "| all | 5 | 2 | 40.0% | 1 | 1 |" in result.stdout
+
+    # the reference's evaluate_svamp.py: the mean over the 4 answered ids, 2 correct
+    theirs = tmp_path / "svamp-answers"
+    result = plug_command(
+        "score", "svamp", "--answers", str(answers), "--references", str(refs), "--denominator", "answers",
+        "--output", str(theirs),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads((theirs / "summary.json").read_text())
+    assert (summary["denominator"], summary["n"], summary["correct"], summary["accuracy"]) == ("answers", 5, 2, 0.5)
+    assert summary["by_language"]["zh"]["accuracy"] == 0.5
+    assert "| all | 5 | 2 | 50.0% | 1 | 1 |" in result.stdout and "Over the answered questions only" in result.stdout
 
 
 EXTRACT_TEMPLATE = "Find the final number.\n\nQuestion: {question}\n\nModel response: {response}\n\nExtracted answer:"

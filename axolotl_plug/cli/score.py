@@ -49,6 +49,14 @@ split_option = click.option("--split", default=None, help="Hub split (the langua
     help="With --extract-model: a few-shot prompt with {question} and {response} (default: ours).",
 )
 @click.option(
+    "--denominator",
+    type=click.Choice(("references", "answers")),
+    default="references",
+    show_default=True,
+    help="Accuracy over every reference id (an unanswered one is wrong), or over the answered ones "
+    "(the reference's evaluate_svamp.py).",
+)
+@click.option(
     "--output", required=True, type=click.Path(file_okay=False), help="Folder for scored.jsonl and the summaries."
 )
 @endpoint_options()
@@ -59,6 +67,7 @@ def svamp(
     split,
     extract_model,
     extract_prompt_file,
+    denominator,
     output,
     base_url,
     api_key_env,
@@ -83,6 +92,7 @@ def svamp(
             client=client,
             extract_prompt=extract_prompt_file,
             concurrency=concurrency,
+            denominator=denominator,
         )
     click.echo(svamp_markdown(summary))
 

@@ -128,13 +128,20 @@ def read_extract_prompt(path: str | Path | None) -> tuple[str, str]:
     return Path(path).name, template
 
 
-def accuracy_stats(rows: list[dict]) -> dict:
+DENOMINATORS = ("references", "answers")
+
+
+def accuracy_stats(rows: list[dict], denominator: str = "references") -> dict:
+    """`accuracy` over every reference id (an unanswered one counts as wrong: ours), or
+    with `denominator="answers"` over the ids that have an answer (the reference's
+    evaluate_svamp.py averages over the predictions it is given)."""
     n = len(rows)
     correct = sum(r["correct"] for r in rows)
+    counted = n if denominator == "references" else sum(not r.get("missing") for r in rows)
     return {
         "n": n,
         "correct": correct,
-        "accuracy": correct / n if n else None,
+        "accuracy": correct / counted if counted else None,
         "no_number": sum(r["prediction"] is None and not r.get("missing") for r in rows),
         "missing": sum(bool(r.get("missing")) for r in rows),
     }
@@ -151,9 +158,10 @@ def score_svamp(
     prompt_token_limit: int = PROMPT_TOKEN_LIMIT,
     concurrency: int = 8,
     progress: bool = True,
+    denominator: str = "references",
 ) -> dict:
     """Score one answer file against the X-SVAMP references; with `client` (a chat
-    model) extract each answer's number first. Writes `scored.jsonl`, `summary.json`
+    model) extract each answer's number first. `denominator`: see `accuracy_stats`. Writes `scored.jsonl`, `summary.json`
     and `summary.md` to `output` (extraction replies go to `extractions.jsonl` as they
     arrive, so a rerun asks only for the rest). Returns the summary. A reference id
     without an answer is scored wrong and listed under `missing_ids`."""
@@ -208,12 +216,15 @@ def score_svamp(
                 "correct": is_correct(prediction, ref["answer"]),
             }
         )
+    if denominator not in DENOMINATORS:
+        raise ValueError(f"denominator must be one of {DENOMINATORS}, not {denominator!r}")
     return write_scores(
         output,
         scored,
-        accuracy_stats,
+        lambda rows: accuracy_stats(rows, denominator),
         {
             "benchmark": "x-svamp",
+            "denominator": denominator,
             "system": answers.name,
             "answers": str(answers.path),
             "references": references,
@@ -237,7 +248,11 @@ def svamp_markdown(summary: dict) -> str:
         f"# X-SVAMP: {summary['system']}",
         "",
         f"Accuracy with the reference's rule: {how} and compared with the gold answer. "
-        f"An unanswered question counts as wrong ({summary['missing']} here).",
+        + (
+            f"An unanswered question counts as wrong ({summary['missing']} here)."
+            if summary.get("denominator", "references") == "references"
+            else f"Over the answered questions only, as the reference's script averages ({summary['missing']} unanswered)."
+        ),
         "",
         "| language | n | correct | accuracy | no number | unanswered |",
         "|---|---:|---:|---:|---:|---:|",
