@@ -330,6 +330,35 @@ def test_paper_protocol_sends_and_reads_as_the_reference(files, tmp_path):
     assert len(summary["prompt_hash"]) == 16 and summary["n"] == 8
 
 
+def test_paper_protocol_with_a_reference_file_asks_as_the_reference_pair_mode(files, tmp_path):
+    """`--protocol paper --reference R` is the reference's pairwise judging with R as the
+    second answer file (`llm_judge.py --mode pair --answer_file A R`): both orders, R in
+    slot B first and in slot A second. Its `--mode reference` asks one order only, R
+    always in slot B, and its scoring script cannot read that output (it needs the
+    second order's winner); docs/evaluation.md lists the difference."""
+    instructions, a, b = files
+    prompts = write_jsonl(tmp_path / "judge_prompts.jsonl", FASTCHAT_PROMPTS)
+    with FakeEngine(lambda body, number: "[[A]]") as server:
+        result = plug_command(
+            "judge", "--instructions", str(instructions), "--a", str(a), "--reference", str(b),
+            "--judge-model", "judge-model", "--base-url", server.url, "--protocol", "paper",
+            "--prompt-file", str(prompts), "--prompt-name", "pair-test", "--output", str(tmp_path / "out"),
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    compared = [i for i in PLAN] + ["empty_in_b"]  # ids in both files
+    slots = []
+    for request in server.requests:
+        user = request["body"]["messages"][1]["content"]
+        first, rest = user.split("[Answer A]\n")[1].split("\n\n[Answer B]\n")
+        second = rest.split("\n\nVerdict?")[0]
+        slots.append((first.split(" for ")[0] if first else "", second.split(" for ")[0] if second else ""))
+    assert len(server.requests) == 2 * len(compared)  # both orders, never asked again
+    assert slots.count(("answer of a", "answer of b")) + slots.count(("answer of a", "")) == len(compared)
+    assert slots.count(("answer of b", "answer of a")) + slots.count(("", "answer of a")) == len(compared)
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["b"]["name"] == "reference" and summary["protocol"] == "paper"
+
+
 def test_paper_protocol_without_the_prompt_file_says_where_it_comes_from(files, tmp_path):
     instructions, a, b = files
     result = plug_command(
