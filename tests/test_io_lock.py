@@ -248,3 +248,20 @@ def test_the_commands_without_requests_refuse_while_another_run_holds_the_output
             holder.wait()
         assert result.returncode == 1, name
         assert f"{output} is being written by another run (process {holder.pid})" in result.stderr, name
+
+
+def test_a_users_file_where_the_lock_goes_is_left_alone(tmp_path):
+    """`OUTPUT.lock` that is not a lock (a user's file) is refused, not written into and
+    removed; one left by a killed run (a process id) is taken over."""
+    out = tmp_path / "plug_zh.jsonl"
+    mine = tmp_path / "plug_zh.jsonl.lock"
+    mine.write_text("my notes\n")
+    pivot = write_jsonl(tmp_path / "pivot.jsonl", pivot_rows())
+    target = write_jsonl(tmp_path / "target.jsonl", target_rows())
+    build = ["data", "build", "--pivot", str(pivot), "--target", str(target), "--lang", "zh", "--output", str(out)]
+    result = plug_command(*build)
+    assert result.returncode == 1
+    assert f"{mine} is in the way: this command keeps its lock there; move that file away" in result.stderr
+    assert mine.read_text() == "my notes\n" and not out.exists()
+    mine.write_text("4242\n")  # what a SIGKILLed run leaves
+    assert plug_command(*build).returncode == 0 and not mine.exists()

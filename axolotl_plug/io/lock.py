@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +32,7 @@ def one_run(output: Path, folder: bool = False) -> Iterator[None]:
     block ends; raise OutputInUse naming the output and the other run's process id when
     another process holds it."""
     path = lock_path(output, folder)
+    _refuse_a_file_of_someone_else(path)
     while True:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -73,3 +75,16 @@ def _holder(fd: int) -> str:
             return text
         time.sleep(0.025)
     return "unknown"
+
+
+def _refuse_a_file_of_someone_else(path: Path) -> None:
+    """A lock file holds a process id or nothing; any other file at that path is not
+    ours to write into and remove."""
+    try:
+        text = path.read_bytes()[:64]
+    except FileNotFoundError:
+        return
+    except IsADirectoryError:
+        text = b"a folder"
+    if not re.fullmatch(rb"\s*\d*\s*", text):
+        raise OSError(f"{path} is in the way: this command keeps its lock there; move that file away")
