@@ -14,6 +14,7 @@ from axolotl_plug.args import PlugConfig
 from axolotl_plug.format.answer import AnswerFormat
 from axolotl_plug.format.languages import LANGUAGES
 from axolotl_plug.format.response_template import response_template
+from axolotl_plug.io.records import write_whole
 
 TOKENIZER_CONFIG = "tokenizer_config.json"
 # the files `save_pretrained` writes for a tokenizer (fast, slow, and its chat templates)
@@ -85,9 +86,7 @@ def write_response_template(model_dir: str | Path, template: dict) -> dict | Non
         raise ValueError(f"{path}: not valid JSON ({exc})") from None
     previous = data.get(KEY)
     data[KEY] = template
-    partial = path.with_name(path.name + ".partial")  # a crash mid-write leaves the old file whole
-    partial.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    partial.replace(path)
+    write_whole(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")  # a crash leaves the old file whole
     return previous
 
 
