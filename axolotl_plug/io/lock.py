@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from axolotl_plug.io.records import refused
+
 
 class OutputInUse(OSError):
     """Another live process is writing this output."""
@@ -38,7 +40,7 @@ def one_run(output: Path, folder: bool = False) -> Iterator[None]:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise OSError(f"{output}: {exc.strerror or exc}; nothing was written") from None
+            raise refused(output, exc, "nothing was written") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
