@@ -19,6 +19,8 @@ from axolotl_plug.format.answer import AnswerFormat
 from axolotl_plug.format.sections import has_target
 from axolotl_plug.io.records import WRITTEN_BY, finished, read_records
 
+GENERATE = "generate"  # the command named in each answer line (`written_by`)
+
 
 @dataclass(frozen=True)
 class Generated:
@@ -74,7 +76,7 @@ def answer_line(
         "generator": generator,
         **sampling.fields(),
         **{k: record[k] for k in ("dataset", "reference") if record.get(k) is not None},
-        WRITTEN_BY: "generate",
+        WRITTEN_BY: GENERATE,
     }
 
 
@@ -83,7 +85,7 @@ def unanswered(records: list[dict], output: Path) -> list[dict]:
     refused, untouched: see io.records.finished)."""
     output.parent.mkdir(parents=True, exist_ok=True)
     # an answer line has its raw output: a file without one is not ours to resume
-    done = finished(output, required=("raw_output",), written_by="generate")
+    done = finished(output, required=("raw_output",), written_by=GENERATE)
     return [r for r in records if str(r["id"]) not in done]
 
 
