@@ -161,10 +161,13 @@ def score_svamp(
     denominator: str = "references",
 ) -> dict:
     """Score one answer file against the X-SVAMP references; with `client` (a chat
-    model) extract each answer's number first. `denominator`: see `accuracy_stats`. Writes `scored.jsonl`, `summary.json`
+    model) extract each answer's number first. Writes `scored.jsonl`, `summary.json`
     and `summary.md` to `output` (extraction replies go to `extractions.jsonl` as they
     arrive, so a rerun asks only for the rest). Returns the summary. A reference id
-    without an answer is scored wrong and listed under `missing_ids`."""
+    without an answer is scored wrong and listed under `missing_ids`; `denominator`
+    says whether it counts in the accuracy (see `accuracy_stats`)."""
+    if denominator not in DENOMINATORS:  # before any request
+        raise ValueError(f"denominator must be one of {DENOMINATORS}, not {denominator!r}")
     refs = load_references(references, split, {"answer": (is_number, "a number")})
     answers = read_answers(answers_path)
     matched = match(refs, answers, references)
@@ -216,8 +219,6 @@ def score_svamp(
                 "correct": is_correct(prediction, ref["answer"]),
             }
         )
-    if denominator not in DENOMINATORS:
-        raise ValueError(f"denominator must be one of {DENOMINATORS}, not {denominator!r}")
     return write_scores(
         output,
         scored,
