@@ -183,9 +183,24 @@ class PlugStrategy(DatasetWrappingStrategy):
             # code: after an upgrade it would serve stale labels. axolotl's prepared
             # dataset (fingerprinted by the plugin) is the cache that counts.
             load_from_cache_file=False,
+            # given, so datasets does not fingerprint this method by pickling the
+            # strategy: with a 150k-token tokenizer that took 10 s per dataset
+            new_fingerprint=self.fingerprint(),
             desc=f"PLUG: tokenizing {self.name}",
         )
         return self._settle_bad_rows(tokenized)
+
+    def fingerprint(self) -> str:
+        """What the tokenized dataset depends on besides its rows, hashed: the name of
+        the cache file datasets writes next to the source rows (never read back)."""
+        import hashlib
+        import json
+
+        from axolotl_plug import __version__
+
+        parts = [__version__, self.config.model_dump(mode="json"), self.name, self.sequence_len]
+        parts += [self.tokenizer.name_or_path, len(self.tokenizer), self.render.chat_template]
+        return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:32]
 
     def _settle_bad_rows(self, tokenized: Dataset) -> Dataset:
         report = DatasetReport(self.name, self.config, len(tokenized))
