@@ -112,13 +112,15 @@ $(VLLM_VENV)/.installed-$(VLLM_VERSION): pyproject.toml | python312
 	touch $@
 
 # the tiny model trained by the real `axolotl train` on the first stack, for the engines' own
-# response_template parsers (their venvs have no axolotl); retrained when the code changes
+# response_template parsers (their venvs have no axolotl); retrained when the code changes.
+# Beside it, the same with the pivot in Qwen3's thinking channel (reasoning/out).
 ENGINE_MODEL := .make-engine-model
-$(ENGINE_MODEL)/out/plug.json: $(VENV)/.installed $(shell git ls-files axolotl_plug prompt_templates tests/helpers)
+ENGINE_MODELS := PLUG_TRAINED_MODEL=$(abspath $(ENGINE_MODEL))/out PLUG_REASONING_MODEL=$(abspath $(ENGINE_MODEL))/reasoning/out
+$(ENGINE_MODEL)/out/plug.json: $(VENV)/.installed $(LLAMA_CPP_ARCHIVE) $(shell git ls-files axolotl_plug prompt_templates tests/helpers)
 	$(PY) -m tests.helpers.train_tiny $(ENGINE_MODEL)
 
 test-vllm: $(VLLM_VENV)/.installed-$(VLLM_VERSION) $(ENGINE_MODEL)/out/plug.json
-	PLUG_TRAINED_MODEL=$(abspath $(ENGINE_MODEL))/out $(VLLM_VENV)/bin/python -m pytest -q -p no:cacheprovider tests_vllm
+	$(ENGINE_MODELS) $(VLLM_VENV)/bin/python -m pytest -q -p no:cacheprovider tests_vllm
 
 # the sdist and, built from it, the wheel, into dist/ (`pip install dist/*.whl`)
 dist: install
@@ -144,7 +146,7 @@ $(SGLANG_VENV)/.installed-$(SGLANG_VERSION): pyproject.toml | python312
 	touch $@
 
 test-sglang: $(SGLANG_VENV)/.installed-$(SGLANG_VERSION) $(ENGINE_MODEL)/out/plug.json
-	PLUG_TRAINED_MODEL=$(abspath $(ENGINE_MODEL))/out $(SGLANG_VENV)/bin/python -m pytest -q -p no:cacheprovider tests_sglang
+	$(ENGINE_MODELS) $(SGLANG_VENV)/bin/python -m pytest -q -p no:cacheprovider tests_sglang
 
 # docs/config.md is generated from axolotl_plug/args.py (a test fails when it is stale)
 docs: install

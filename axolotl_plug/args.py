@@ -99,6 +99,26 @@ class PlugConfig(_Strict):
         default="pivot_first",
         description="`pivot_first` (the method) or `target_first` (the paper's ablation).",
     )
+    pivot_channel: Literal["content", "reasoning"] = Field(
+        default="content",
+        description="Where the pivot sections go. `content`: in the answer, before the target section, each "
+        "behind its text header (the paper). `reasoning`: in the assistant message's thinking channel "
+        "(`reasoning_content`, or gpt-oss's `thinking`), rendered by the chat template between its own thinking "
+        "markers; the answer is the target response alone, with no header. Needs a chat template that renders "
+        "the thinking of the final assistant message as its generation prompt leads into it (Qwen3's, Qwen3.5's, "
+        "gpt-oss's, GLM-4.6's own); "
+        "`order: pivot_first` only.",
+    )
+    thinking_markers: list[str] | None = Field(
+        default=None,
+        min_length=2,
+        max_length=2,
+        description="With pivot_channel: reasoning, the [opening, closing] markers the chat template writes "
+        "around the thinking, as the model writes them (e.g. ['<think>', '</think>']): the answer is what "
+        "follows the closing one. Training finds them by rendering the template and records them in plug.json; "
+        "set them only to read answers of a model trained before, or with another template. Unset: "
+        "['<think>', '</think>'].",
+    )
     system_prompt: str = Field(
         default="default",
         description="`default`: the language-aware PLUG (or monolingual) prompt; `none`: no "
@@ -174,6 +194,21 @@ class PlugConfig(_Strict):
                 "answer, and its target section alone cannot be cut out reliably enough to train "
                 "a baseline on. Train the baseline from separate columns (instruction, response "
                 "in the target language) instead."
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _reasoning_channel_needs_pivot_first(self):
+        if self.pivot_channel == "reasoning" and self.order == "target_first":
+            raise ValueError(
+                "plug.pivot_channel: reasoning with order: target_first: a model thinks before it answers, so the "
+                "pivot sections in the thinking channel always come before the target answer. Use order: "
+                "pivot_first, or pivot_channel: content for the target-first ablation."
+            )
+        if self.pivot_channel == "reasoning" and self.mode == "monolingual":
+            raise ValueError(
+                "plug.pivot_channel: reasoning with mode: monolingual: a monolingual answer has no pivot sections "
+                "to put in the thinking channel; leave pivot_channel unset for the baseline."
             )
         return self
 

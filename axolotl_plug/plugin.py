@@ -33,9 +33,22 @@ class PlugPlugin(BasePlugin):
 
         if cfg.get("plug") is not None and is_main_process():
             config = plug_config(cfg)
+            if config.pivot_channel == "reasoning" and self._tokenizer_saved(cfg.output_dir):
+                from axolotl_plug.serving.metadata import thinking_markers
+
+                # the markers the model was trained to write, for everyone who reads its answers
+                config = config.model_copy(update={"thinking_markers": list(thinking_markers(cfg.output_dir))})
             write_settings(cfg.output_dir, config, cfg.get("sequence_len"))
             if config.write_response_template and config.mode == "plug":
                 self._write_response_template(cfg.output_dir)
+
+    @staticmethod
+    def _tokenizer_saved(output_dir) -> bool:
+        from pathlib import Path
+
+        from axolotl_plug.serving.metadata import TOKENIZER_CONFIG
+
+        return (Path(output_dir) / TOKENIZER_CONFIG).is_file()
 
     @staticmethod
     def _write_response_template(output_dir) -> None:
@@ -71,6 +84,13 @@ class PlugPlugin(BasePlugin):
 
         plug_ds = next((ds for ds in cfg.get("datasets") or [] if ds.get("type") == DATASET_TYPE), None)
         template = chat_template_of(cfg, plug_ds, trainer.processing_class)
+        if config.pivot_channel == "reasoning" and not config.thinking_markers:
+            from axolotl_plug.dataset.render import ChatRenderer
+            from axolotl_plug.dataset.thinking import probe
+
+            # answers are read at the markers the model is trained to write
+            markers = probe(ChatRenderer(trainer.processing_class, template).render, "in training").markers
+            config = config.model_copy(update={"thinking_markers": list(markers)})
         return [PlugEvalCallback(trainer, cfg, config, template)]
 
 

@@ -119,6 +119,7 @@ def test_there_are_paper_baseline_lora_and_demo_configs():
         "plug_demo.yml",
         "plug_dpo_zh.yml",
         "plug_zh_fsdp.yml",
+        "plug_qwen3_zh.yml",
     } <= names
 
 

@@ -179,6 +179,8 @@ def test_training_leaves_plug_json_and_generate_needs_no_config(plug_trained, tm
         "headers": {},
         "system_prompt": "default",
         "strip_fields": True,
+        "pivot_channel": "content",
+        "thinking_markers": None,
         "sequence_len": 512,
     }
     args = ["--instructions", str(bench), "--max-new-tokens", "40"]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from axolotl_plug import LANGUAGES, extract, get_language
-from axolotl_plug.format.sections import MISSING_PIVOT, MISSING_TARGET, OK, TARGET_FIRST
+from axolotl_plug.args import PlugConfig
+from axolotl_plug.format.answer import AnswerFormat
+from axolotl_plug.format.sections import MISSING_PIVOT, MISSING_TARGET, OK, TARGET_FIRST, Extraction
 
 GOOD = (
     "English instruction:\nDescribe Paris.\n\nEnglish response:\nParis is the capital of France."
@@ -72,3 +76,40 @@ def test_table_covers_required_languages():
 def test_unknown_code_lists_known_codes():
     with pytest.raises(ValueError, match=r"unknown language code 'xx': known codes are ar, bn, cs"):
         get_language("xx")
+
+
+REASONING = AnswerFormat.of("zh", channel="reasoning")
+THOUGHT = "English instruction:\nSay hello.\n\nEnglish response:\nHello!"
+
+
+@pytest.mark.parametrize(
+    "text, status, target, pivot",
+    [
+        (f"<think>\n{THOUGHT}\n</think>\n\n你好！", OK, "你好！", "Hello!"),
+        (f"{THOUGHT}\n</think>\n\n你好！", OK, "你好！", "Hello!"),  # the generation prompt opened the thinking
+        (f"<think>\n{THOUGHT}\n</think>\n\n", MISSING_TARGET, "", "Hello!"),
+        (f"<think>\n{THOUGHT}", MISSING_TARGET, "", "Hello!"),  # cut before the thinking closed
+        ("<think>\nEnglish instruction:\nSay hello.\n</think>\n你好！", MISSING_PIVOT, "你好！", ""),
+        # a header in the answer is text of the answer: the channel marks it
+        (f"<think>\n{THOUGHT}\n</think>\n中文回复：你好！", OK, "中文回复：你好！", "Hello!"),
+    ],
+)
+def test_reasoning_channel_answer_is_what_follows_the_thinking(text, status, target, pivot):
+    got = REASONING.extract(text)
+    assert (got.status, got.target, got.pivot) == (status, target, pivot)
+    assert REASONING.reference_target(text) == target
+
+
+def test_reasoning_channel_reads_the_templates_own_markers_and_split_replies():
+    harmony = replace(
+        REASONING, thinking=("<|channel|>analysis<|message|>", "<|end|><|start|>assistant<|channel|>final<|message|>")
+    )
+    text = f"<|channel|>analysis<|message|>{THOUGHT}<|end|><|start|>assistant<|channel|>final<|message|>你好！"
+    assert harmony.extract(text) == Extraction("你好！", "Hello!", "Say hello.", OK)
+    # an engine that split the reply itself (reasoning_content + content) is read as is
+    assert REASONING.extract(REASONING.rejoin(THOUGHT, "你好！")) == Extraction("你好！", "Hello!", "Say hello.", OK)
+    # an engine started without a reasoning parser sends it all as content
+    assert REASONING.rejoin("", f"<think>\n{THOUGHT}\n</think>\n\n你好！") == f"<think>\n{THOUGHT}\n</think>\n\n你好！"
+    assert AnswerFormat.from_config(
+        PlugConfig(pivot_channel="reasoning", thinking_markers=["<t>", "</t>"]), "zh"
+    ).thinking == ("<t>", "</t>")

@@ -15,6 +15,7 @@ from axolotl_plug.args import PlugConfig
 from axolotl_plug.format.answer import AnswerFormat
 from axolotl_plug.format.languages import LANGUAGES
 from axolotl_plug.format.response_template import response_template
+from axolotl_plug.format.sections import OK, Extraction
 from axolotl_plug.serving.metadata import answer_formats, model_response_template
 from axolotl_plug.serving.settings import write_settings
 from tests.helpers.commands import plug_in_process
@@ -317,3 +318,60 @@ def test_transformers_serve_splits_the_trained_model_with_no_flag_and_no_proxy(p
             assert (whole.content or "") == "".join(content).strip() == expected.target, text
             assert (whole.model_extra.get("reasoning_content") or "") == "".join(reasoning).strip() == pivot_text, text
     assert any(fmt.extract(text).target for text, fmt in zip(local, formats))  # the tiny model reaches a target
+
+
+THOUGHT = "English instruction:\nSay hello.\n\nEnglish response:\nHello!"
+# (template, what the model writes after the generation prompt, the thinking markers recorded)
+THINKING_OUTPUTS = {
+    "Qwen-Qwen3-0.6B": (f"<think>\n{THOUGHT}\n</think>\n\n你好！<|im_end|>", ["<think>", "</think>"]),
+    "Qwen3.5-4B": (f"{THOUGHT}\n</think>\n\n你好！<|im_end|>", ["<think>", "</think>"]),
+    "openai-gpt-oss-120b": (
+        f"<|channel|>analysis<|message|>{THOUGHT}<|end|><|start|>assistant<|channel|>final<|message|>你好！<|return|>",
+        ["<|channel|>analysis<|message|>", "<|end|><|start|>assistant<|channel|>final<|message|>"],
+    ),
+    "GLM-4.6": (f"\n<think>{THOUGHT}</think>\n你好！", ["<think>", "</think>"]),
+}
+
+
+@pytest.mark.parametrize("template", THINKING_OUTPUTS)
+def test_a_reasoning_channel_model_folder_splits_at_its_templates_own_markers(template, tmp_path):
+    """Training's end (the plugin's post_train) records the markers in plug.json and
+    writes the response_template; transformers' parser then gives the pivot sections as
+    thinking and extract's target as content, whole and streamed."""
+    from axolotl.utils.dict import DictDefault
+    from transformers import AutoTokenizer
+
+    from axolotl_plug.plugin import PlugPlugin
+    from axolotl_plug.serving.settings import read_settings
+    from tests.helpers.real_templates import real_chat_template
+    from tests.helpers.real_tokenizers import real_tokenizer_dir
+
+    output, markers = THINKING_OUTPUTS[template]
+    tokenizer = AutoTokenizer.from_pretrained(real_tokenizer_dir("qwen2"))
+    tokenizer.chat_template = real_chat_template(template).read_text(encoding="utf-8")
+    tokenizer.save_pretrained(tmp_path)
+    plug = {"target_language": "zh", "pivot_channel": "reasoning"}
+    PlugPlugin().post_train(DictDefault({"plug": plug, "output_dir": str(tmp_path), "sequence_len": 512}), None)
+
+    config, _ = read_settings(tmp_path)
+    assert (config.pivot_channel, config.thinking_markers) == ("reasoning", markers)
+    answer_format = AnswerFormat.from_config(config, "zh")
+    decoded = output.removesuffix("<|im_end|>").removesuffix("<|return|>")  # as generation decodes it
+    assert answer_format.extract(decoded) == Extraction("你好！", "Hello!", "Say hello.", OK)
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path)
+    prompt = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "你好"}], tokenize=False, add_generation_prompt=True
+    )
+    assert tokenizer.parse_response(output, prefix=prompt) == {
+        "role": "assistant",
+        "thinking": THOUGHT,
+        "content": "你好！",
+    }
+    from transformers.utils.chat_parsing import ResponseParser
+
+    for pieces in [list(output)] + [cuts(output, random.Random(seed)) for seed in range(5)]:
+        parser = ResponseParser(tokenizer.response_template, prefix=prompt)
+        for piece in pieces:
+            parser.feed(piece)
+        message, _ = parser.finalize()
+        assert (message.get("thinking"), message.get("content")) == (THOUGHT, "你好！"), pieces

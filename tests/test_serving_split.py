@@ -9,7 +9,7 @@ import random
 import pytest
 
 from axolotl_plug import extract
-from axolotl_plug.format.answer import AnswerFormat
+from axolotl_plug.format.answer import AnswerFormat, Rejoiner
 from axolotl_plug.serving.split import Splitter
 
 SHORT = [  # up to 14 characters: every cut; longer: every cut into at most 4 deltas
@@ -106,3 +106,40 @@ def test_a_stream_without_a_target_header_reports_missing_target():
     pivot, target, splitter = run("English response:\nonly English", [5, 10])
     assert (target, splitter.status) == ("", "missing_target")
     assert pivot == "English response:\nonly English"
+
+
+THINKING_FORMAT = AnswerFormat.of("zh", channel="reasoning")
+THINKING_OUTPUTS = [
+    "<think>\nEnglish instruction:\nSay hi.\n\nEnglish response:\nHi! </thin\n</think>\n\n你好！\n第二行。 ",
+    "English response:\nHi!\n</think>你好！",  # the generation prompt opened the thinking
+    "<think>\nEnglish response:\nHi!\n</think>\n\n",  # closed, no answer
+    "<think>\nEnglish response:\nHi!\n</thi",  # never closed
+]
+
+
+@pytest.mark.parametrize("text", THINKING_OUTPUTS)
+def test_reasoning_channel_every_cut_gives_extracts_target_and_never_shows_the_thinking(text):
+    expected = THINKING_FORMAT.extract(text)
+    for a, b in itertools.combinations(range(1, len(text)), 2):
+        splitter = THINKING_FORMAT.splitter()
+        splits = [splitter.feed(piece) for piece in (text[:a], text[a:b], text[b:])] + [splitter.close()]
+        target = "".join(s.target for s in splits)
+        assert target == expected.target, (a, b)
+        assert "</think>" not in target and "English" not in target
+        assert splitter.status == expected.status
+        assert "".join(s.pivot for s in splits) == text[: text.find("</think>")] if "</think>" in text else text
+
+
+def test_reasoning_channel_rejoins_what_a_splitting_engine_streams():
+    thinking, answer = "English response:\nHi!", "你好！"
+    rng = random.Random(3)
+    for _ in range(50):
+        rejoiner = Rejoiner(THINKING_FORMAT)
+        cut_t, cut_a = rng.randint(1, len(thinking) - 1), rng.randint(1, len(answer) - 1)
+        deltas = [(thinking[:cut_t], ""), (thinking[cut_t:], ""), ("", "\n\n" + answer[:cut_a]), ("", answer[cut_a:])]
+        text = "".join(rejoiner.feed(r, c) for r, c in deltas) + rejoiner.close()
+        assert text == f"<think>\n{thinking}\n</think>\n\n{answer}"
+        assert THINKING_FORMAT.extract(text).target == answer
+    # an engine without a reasoning parser: the text as it came
+    rejoiner = Rejoiner(THINKING_FORMAT)
+    assert rejoiner.feed("", "<think>\nx\n</think>\n\n你好") + rejoiner.close() == "<think>\nx\n</think>\n\n你好"

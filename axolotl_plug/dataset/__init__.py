@@ -4,6 +4,7 @@
     render   answer layout and chat template -> the conversation as text (paste: speed)
     offsets  text -> token ids + each token's character offsets
     labels   trained spans + offsets -> labels; end-of-turn rules; fast path or stock
+    thinking the chat template's thinking channel, for the pivot in it (pivot_channel: reasoning)
     strategy the axolotl dataset type (`load`): batches, bad rows, the audit's report
     host     the only module that touches axolotl's dataset machinery
 

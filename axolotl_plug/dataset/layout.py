@@ -16,6 +16,8 @@ from axolotl_plug.format.prompt import opening, system_prompt
 from axolotl_plug.format.sections import MISSING_PIVOT, MISSING_TARGET, OK
 from axolotl_plug.format.templates import DEFAULT_ANSWER_TEMPLATE, read_template, resolve_template
 
+REASONING_KEY = "reasoning_content"  # the final message's thinking (dataset/thinking.py renames it per template)
+
 
 class RowError(ValueError):
     """A row that cannot become a PLUG conversation; `field` names the culprit column."""
@@ -37,16 +39,27 @@ class RowError(ValueError):
 
 @dataclass
 class Conversation:
-    """One training conversation: chat messages plus what to train in the answer."""
+    """One training conversation: chat messages plus what to train in the answer.
+
+    In the reasoning channel (`plug.pivot_channel: reasoning`) the final message holds
+    the pivot sections as `reasoning_content` and the target answer as `content`; all
+    of the rendered assistant output is trained, or, with `train_on_pivot: false`, from
+    the end of the thinking on (`train_reasoning`)."""
 
     messages: list[dict[str, str]]
     lang: str
     # character spans inside the assistant content that carry loss
     trained: list[tuple[int, int]]
+    train_reasoning: bool = True
 
     @property
     def answer(self) -> str:
         return self.messages[-1]["content"]
+
+    @property
+    def reasoning(self) -> str | None:
+        """The pivot sections, when they go in the thinking channel."""
+        return self.messages[-1].get(REASONING_KEY)
 
 
 def _required_variables(answer: AnswerFormat) -> list[str]:
@@ -180,8 +193,13 @@ def build_conversation(
 
     instruction = _text(row, fields.instruction, strip=strip)
     response = _text(row, fields.response, strip=strip)
+    reasoning = None
     if config.prebuilt:
         content, trained = response, prebuilt_trained_spans(response, answer_format, config, fields.response)
+        if answer_format.reasoning:
+            target = answer_format.locate(content).target
+            reasoning, content = content[: target.header_start].strip(), content[target.body_start :].strip()
+            trained = [(0, len(content))]
     else:
         pivot_instruction = pivot_response = None
         if config.mode == "plug":
@@ -193,8 +211,14 @@ def build_conversation(
         )
         target_start = spans.get("target_response_header", spans["target_response"])[0]
         trained = trained_spans(len(content), (target_start, spans["target_response"][1]), config)
+        if answer_format.reasoning:  # the pivot sections as laid out, then the target response without its header
+            reasoning, content = content[:target_start].strip(), response
+            trained = [(0, len(content))]
     # the same opening as prompt_messages, with the languages this row already resolved
     system = _text(row, fields.system, required=False, strip=strip) or system_prompt(config, answer_format)
     messages = opening(instruction, system)
-    messages.append({"role": "assistant", "content": content})
-    return Conversation(messages, lang, trained)
+    if reasoning is None:
+        messages.append({"role": "assistant", "content": content})
+        return Conversation(messages, lang, trained)
+    messages.append({"role": "assistant", REASONING_KEY: reasoning, "content": content})
+    return Conversation(messages, lang, trained, train_reasoning=pivot_is_trained(config))

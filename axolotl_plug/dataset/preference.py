@@ -15,8 +15,9 @@ from typing import Any
 
 from axolotl_plug.args import PlugConfig
 from axolotl_plug.config import plug_config
-from axolotl_plug.dataset.layout import RowError, build_conversation
+from axolotl_plug.dataset.layout import REASONING_KEY, RowError, build_conversation
 from axolotl_plug.dataset.render import ChatRenderer
+from axolotl_plug.dataset.thinking import probe, renamed
 from axolotl_plug.format.answer import AnswerFormat
 
 ANSWERS = ("chosen", "rejected")
@@ -28,6 +29,14 @@ def answer_row(row: Mapping[str, Any], answer, which: str, config: PlugConfig) -
     sft = {name: row.get(name) for name in (fields.instruction, fields.system, fields.lang)}
     if isinstance(answer, str):
         lang = (row.get(fields.lang) or config.target_language or "").strip().lower()
+        if config.pivot_channel == "reasoning" and lang:
+            # a reasoning model's answer: the thinking, its closing marker, the target answer. Read as a
+            # pre-built answer whose target section follows the thinking
+            answer_format = AnswerFormat.from_config(config, lang)
+            thinking, target = answer_format.split_thinking(answer)
+            if not target:
+                raise RowError(which, f"no target answer (expected one after {answer_format.thinking[1]!r})")
+            answer = f"{thinking}\n\n{answer_format.target.response_header}\n{target}"
         if config.mode == "monolingual":  # the target section only
             if not lang:
                 raise RowError(
@@ -54,9 +63,15 @@ def answer_row(row: Mapping[str, Any], answer, which: str, config: PlugConfig) -
 
 
 def preference_texts(
-    row: Mapping[str, Any], config: PlugConfig, renderer: ChatRenderer, names: tuple[str, str] = ANSWERS
+    row: Mapping[str, Any],
+    config: PlugConfig,
+    renderer: ChatRenderer,
+    names: tuple[str, str] = ANSWERS,
+    thinking_key: str = REASONING_KEY,
 ) -> dict[str, str]:
-    """{prompt, chosen, rejected} of one row. Raises RowError naming the bad field."""
+    """{prompt, chosen, rejected} of one row. Raises RowError naming the bad field.
+    `thinking_key`: the message key the chat template reads the thinking from, in the
+    reasoning channel."""
     out: dict[str, str] = {}
     for which, name in zip(ANSWERS, names):
         sft, settings = answer_row(row, row.get(name), name, config)
@@ -69,6 +84,7 @@ def preference_texts(
                 else name
             )
             raise RowError(field, exc.problem) from None
+        conversation.messages[-1] = renamed(conversation.messages[-1], thinking_key)
         full = renderer(conversation.messages)
         prompt = renderer.render(conversation.messages[:-1], add_generation_prompt=True)
         if not full.startswith(prompt):
@@ -88,7 +104,7 @@ def loader(cfg, dataset_idx: int = 0, **kwargs):
     may come out shorter: skipped bad rows), and the map arguments (drop the row's own
     columns; axolotl 0.21 hands the transform the batch alone, without row indices)."""
     from axolotl_plug.dataset.host import chat_template_of, get_logger
-    from axolotl_plug.dataset.strategy import PlugDataError, dataset_name
+    from axolotl_plug.dataset.strategy import PlugDataError, dataset_name, template_name
 
     config = plug_config(cfg)
     ds_cfg = dict((cfg.get("datasets") or [])[dataset_idx] or {})
@@ -101,12 +117,18 @@ def loader(cfg, dataset_idx: int = 0, **kwargs):
         renderer = renderers.get(id(tokenizer))
         if renderer is None:
             renderer = renderers[id(tokenizer)] = ChatRenderer(tokenizer, chat_template_of(cfg, ds_cfg, tokenizer))
+            # the same probe as SFT: a template without a thinking channel is refused before any row
+            renderer.thinking_key = (
+                probe(renderer.render, template_name(cfg, ds_cfg)).key
+                if config.pivot_channel == "reasoning"
+                else REASONING_KEY
+            )
         out: dict[str, list] = {"prompt": [], "chosen": [], "rejected": []}
         skipped: Counter = Counter()
         for position in range(len(next(iter(batch.values()), []))):
             row = {key: values[position] for key, values in batch.items()}
             try:
-                texts = preference_texts(row, config, renderer, names)
+                texts = preference_texts(row, config, renderer, names, renderer.thinking_key)
             except RowError as exc:
                 if config.on_bad_row == "error":
                     # axolotl maps preference rows without their index: the row is named by its instruction

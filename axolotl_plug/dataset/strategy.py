@@ -28,6 +28,7 @@ from axolotl_plug.dataset.labels import answer_offset, content_parts, fast_path_
 from axolotl_plug.dataset.layout import Conversation, RowError, build_conversation, check_layout, layout_source
 from axolotl_plug.dataset.offsets import RowEncoder
 from axolotl_plug.dataset.render import ChatRenderer
+from axolotl_plug.dataset.thinking import THINKING_KEYS, ThinkingTemplateError, probe, renamed
 
 LOG = get_logger(__name__)
 
@@ -91,6 +92,14 @@ class PlugStrategy(DatasetWrappingStrategy):
         self._fallbacks_logged: set[str] = set()
         if self.fallback_reason:
             LOG.info(f"PLUG {self.name}: using axolotl's stock chat_template path ({self.fallback_reason})")
+        self.thinking = None
+        if self.config.pivot_channel == "reasoning":
+            self.thinking = thinking_channel(self.render, template_name(cfg, ds_cfg), tokenizer)
+            if self.fallback_reason and self.thinking.key != THINKING_KEYS[0]:
+                raise ThinkingTemplateError(
+                    f"PLUG dataset {self.name}: the chat template reads the thinking from {self.thinking.key!r}, which "
+                    f"axolotl's stock path does not pass on, and this config needs that path ({self.fallback_reason})"
+                )
 
     # -- one batch of rows -------------------------------------------------------------
     def tokenize_batch(self, batch: dict[str, list], indices: list[int]) -> dict[str, list]:
@@ -117,6 +126,8 @@ class PlugStrategy(DatasetWrappingStrategy):
                 conversations.append(exc)
                 texts.append(None)
                 continue
+            if self.thinking is not None and conversation.reasoning is not None:
+                conversation.messages[-1] = renamed(conversation.messages[-1], self.thinking.key)
             conversations.append(conversation)
             texts.append(None if self.fallback_reason else self.render(conversation.messages))
         fast = [i for i, t in enumerate(texts) if t is not None]
@@ -148,6 +159,8 @@ class PlugStrategy(DatasetWrappingStrategy):
     def _labels(self, conversation: Conversation, text, encoding) -> tuple[list[int], list[int], int | None]:
         """(input_ids, labels, index of the first trained token): from the offsets of
         the one render when the answer sits in it verbatim, else by the stock strategy."""
+        if self.thinking is not None and self.thinking.key in conversation.messages[-1]:
+            return self._reasoning_labels(conversation, text, encoding)
         if encoding is not None:
             start = answer_offset(text, conversation.answer)
             if start >= 0:
@@ -158,6 +171,29 @@ class PlugStrategy(DatasetWrappingStrategy):
             self._log_fallback_once("the chat template does not copy the answer verbatim")
         content = content_parts(conversation.answer, conversation.trained)
         ids, labels = self.stock.tokenize(conversation.messages[:-1] + [{"role": "assistant", "content": content}])
+        return ids, labels, first_trained(labels)
+
+    def _reasoning_labels(self, conversation: Conversation, text, encoding) -> tuple[list[int], list[int], int | None]:
+        """Labels of a reasoning-channel conversation: everything the model writes after
+        the generation prompt (thinking markers, pivot sections, answer) and the end of
+        turn, or from the end of the thinking on when the pivot is not trained."""
+        messages = conversation.messages
+        thinking, answer = messages[-1][self.thinking.key], conversation.answer
+        if encoding is not None:
+            prompt = self.render.render(messages[:-1], add_generation_prompt=True)
+            answer_at = text.rfind(answer)
+            thinking_at = text.rfind(thinking, len(prompt), max(answer_at, 0))
+            if text.startswith(prompt) and answer_at >= len(prompt) and thinking_at >= 0:
+                ids, offsets = encoding
+                span = (len(prompt), answer_at + len(answer))
+                trained = span if conversation.train_reasoning else (thinking_at + len(thinking), span[1])
+                return (ids, *label_tokens(ids, offsets, span, [trained], self.end_of_turn))
+            self._log_fallback_once("the chat template does not copy the thinking and the answer verbatim")
+        message = {"role": "assistant", "content": answer, THINKING_KEYS[0]: thinking}
+        if not conversation.train_reasoning:
+            message["content"] = [{"text": answer, "train": True}]
+            message[THINKING_KEYS[0]] = [{"text": thinking, "train": False}]
+        ids, labels = self.stock.tokenize(messages[:-1] + [message])
         return ids, labels, first_trained(labels)
 
     def _log_fallback_once(self, reason: str) -> None:
@@ -230,6 +266,33 @@ class PlugStrategy(DatasetWrappingStrategy):
             report.dataset = tokenized
             _recorded.append(report)
         return tokenized
+
+
+def template_name(cfg, ds_cfg: dict[str, Any]) -> str:
+    """The chat template a dataset trains with, as its config names it."""
+    name = ds_cfg.get("chat_template") or cfg.get("chat_template")
+    if plug_config(cfg).chat_template:
+        return repr(plug_config(cfg).chat_template) + " (plug.chat_template)"
+    if name == "jinja":
+        return "chat_template_jinja"
+    return f"{name!r} (chat_template)" if name and name != "tokenizer_default" else "the tokenizer's own"
+
+
+def thinking_channel(render: ChatRenderer, name: str, tokenizer):
+    """The template's thinking channel (refused with the reason when it has none), with a
+    warning when its markers are not single tokens of the tokenizer."""
+    channel = probe(render.render, name)
+    problems = channel.single_token_problems(tokenizer)
+    if problems:
+        markers = [m for m in dict.fromkeys(channel.markers) if m]
+        LOG.warning(
+            f"PLUG: the thinking markers of chat template {name} are not single tokens of this tokenizer "
+            f"({', '.join(problems)}); vLLM's qwen3 and deepseek_r1 reasoning parsers refuse such a tokenizer. "
+            f"Add them with axolotl's `tokens: {markers}` (new embeddings: train them, e.g. with LoRA's "
+            "`lora_modules_to_save: [embed_tokens, lm_head]`), or serve with `--reasoning-parser hf` and the "
+            "model folder's response_template."
+        )
+    return channel
 
 
 def dataset_name(ds_cfg: dict[str, Any]) -> str:

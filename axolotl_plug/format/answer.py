@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from axolotl_plug.format.languages import Language, get_language
 from axolotl_plug.format.sections import (
+    MISSING_PIVOT,
     MISSING_TARGET,
     OK,
     SECTION_ORDERS,
@@ -26,16 +27,20 @@ from axolotl_plug.format.sections import (
 
 if TYPE_CHECKING:
     from axolotl_plug.args import PlugConfig
-    from axolotl_plug.serving.split import Passthrough, Splitter
+    from axolotl_plug.serving.split import Passthrough, Splitter, ThinkingSplitter
 
 MODES = ("plug", "monolingual")
+CHANNELS = ("content", "reasoning")  # where the pivot sections go (plug.pivot_channel)
+THINKING = ("<think>", "</think>")  # the thinking markers most templates write, as the model writes them
 
 
 @dataclass(frozen=True)
 class AnswerFormat:
-    """The languages (header overrides applied), the order of the answers, the mode, and
-    the answer layout (`plug.answer_template`: a shipped name or a path; None is the
-    shipped default)."""
+    """The languages (header overrides applied), the order of the answers, the mode, the
+    answer layout (`plug.answer_template`: a shipped name or a path; None is the shipped
+    default), and the channel the pivot sections go in (`plug.pivot_channel`) with, for
+    the reasoning channel, the thinking markers (opening, closing) the chat template
+    writes, stripped."""
 
     target: Language
     pivot: Language
@@ -43,12 +48,20 @@ class AnswerFormat:
     mode: str = "plug"
     include_pivot_instruction: bool = True
     layout: str | None = None
+    channel: str = "content"
+    thinking: tuple[str, str] = THINKING
 
     def __post_init__(self):
         if self.order not in SECTION_ORDERS:
             raise ValueError(f"order must be one of {SECTION_ORDERS}, not {self.order!r}")
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {self.mode!r}")
+        if self.channel not in CHANNELS:
+            raise ValueError(f"channel must be one of {CHANNELS}, not {self.channel!r}")
+        if self.channel == "reasoning" and (self.order != "pivot_first" or self.mode != "plug"):
+            raise ValueError("the reasoning channel holds the pivot sections of a pivot-first PLUG answer")
+        if not self.thinking[1].strip():
+            raise ValueError("the thinking channel needs a closing marker")
 
     @classmethod
     def of(
@@ -64,8 +77,12 @@ class AnswerFormat:
         return cls(get_language(target_language, headers), get_language(pivot_language, headers), order, **settings)
 
     @classmethod
-    def from_config(cls, config: PlugConfig, target_language: str) -> AnswerFormat:
-        """The format a model trained with `config` answers `target_language` in."""
+    def from_config(
+        cls, config: PlugConfig, target_language: str, thinking: tuple[str, str] | None = None
+    ) -> AnswerFormat:
+        """The format a model trained with `config` answers `target_language` in;
+        `thinking`: the chat template's markers (dataset/thinking.py), for the reasoning
+        channel."""
         return cls.of(
             target_language,
             config.pivot_language,
@@ -74,7 +91,14 @@ class AnswerFormat:
             mode=config.mode,
             include_pivot_instruction=config.include_pivot_instruction,
             layout=config.answer_template,
+            channel=config.pivot_channel,
+            thinking=tuple(thinking or config.thinking_markers or THINKING),
         )
+
+    @property
+    def reasoning(self) -> bool:
+        """Do the pivot sections go in the thinking channel?"""
+        return self.channel == "reasoning"
 
     @property
     def headers(self) -> tuple[tuple[str, str], ...]:
@@ -103,6 +127,8 @@ class AnswerFormat:
         if self.mode == "monolingual":
             answer = text.strip()
             return Extraction(answer, "", "", OK if answer else MISSING_TARGET)
+        if self.reasoning:
+            return self._extract_reasoning(text)
         sections = self.locate(text)
 
         def body(section: Section | None) -> str:
@@ -111,6 +137,37 @@ class AnswerFormat:
         return Extraction(
             body(sections.target), body(sections.pivot), body(sections.pivot_instruction), sections.status
         )
+
+    def split_thinking(self, text: str) -> tuple[str, str | None]:
+        """(thinking, answer) of an output in the reasoning channel: the text before the
+        first closing marker, its opening marker removed, and the text after it, both
+        stripped; the answer is None when the thinking is never closed."""
+        opening, closing = self.thinking
+        at = text.find(closing)
+        thinking, answer = (text, None) if at < 0 else (text[:at], text[at + len(closing) :].strip())
+        thinking = thinking.strip()
+        if opening and thinking.startswith(opening):
+            thinking = thinking[len(opening) :].strip()
+        return thinking, answer
+
+    def _extract_reasoning(self, text: str) -> Extraction:
+        # the target is what follows the thinking; the pivot sections sit in the thinking, behind their headers
+        thinking, answer = self.split_thinking(text)
+        headers = tuple((kind, header) for kind, header in self.headers if kind != "target")
+        marks = header_marks(thinking, headers)
+        bodies: dict[str, str] = {}
+        for i, (kind, _, body_start) in enumerate(marks):
+            end = marks[i + 1][1] if i + 1 < len(marks) else len(thinking)
+            body = thinking[body_start:end].strip()
+            if body and not bodies.get(kind):
+                bodies[kind] = body
+        if not answer:
+            status = MISSING_TARGET
+        elif "pivot" not in bodies:
+            status = MISSING_PIVOT
+        else:
+            status = OK
+        return Extraction(answer or "", bodies.get("pivot", ""), bodies.get("pivot_instruction", ""), status)
 
     def reference_target(self, text: str) -> str:
         """The reference's rule (its extract_response_from_bilingual_output.py): everything
@@ -121,6 +178,8 @@ class AnswerFormat:
         A monolingual answer is the whole output, stripped."""
         if self.mode == "monolingual":
             return text.strip()
+        if self.reasoning:  # the reference has no such channel: the answer is what follows the thinking
+            return self.split_thinking(text)[1] or ""
         header = self.target.response_header
         position = text.find(header) if header else -1
         if position < 0:
@@ -137,16 +196,20 @@ class AnswerFormat:
         """The answer as the model wrote it, from an engine that split it itself (with the
         model folder's `response_template`: `reasoning_content` and `content`). The
         headers the engine consumed come back in their canonical form, so `extract` and
-        the splitter read the answer as they read an unsplit one."""
+        the splitter read the answer as they read an unsplit one. In the reasoning channel
+        the thinking comes back between the thinking markers; a reply with no reasoning
+        (an engine started without a reasoning parser) is the text as it came."""
         joiner = Rejoiner(self)
         if self.order == "target_first":  # the reasoning is what followed the answer
             return joiner.feed("", content) + joiner.feed(reasoning, "") + joiner.close()
         return joiner.feed(reasoning, content) + joiner.close()
 
-    def splitter(self) -> Splitter | Passthrough:
+    def splitter(self) -> Splitter | Passthrough | ThinkingSplitter:
         """A fresh streaming splitter for answers in this format (serving/split.py)."""
-        from axolotl_plug.serving.split import Passthrough, Splitter
+        from axolotl_plug.serving.split import Passthrough, Splitter, ThinkingSplitter
 
+        if self.reasoning:
+            return ThinkingSplitter(self)
         return Passthrough() if self.mode == "monolingual" else Splitter(self)
 
 
@@ -172,6 +235,8 @@ class Rejoiner:
         self.in_content = self.after_content = False
 
     def feed(self, reasoning: str, content: str) -> str:
+        if self.format.reasoning:
+            return self._feed_thinking(reasoning, content)
         out = ""
         if reasoning and self.split is None:
             self.split = True
@@ -194,6 +259,24 @@ class Rejoiner:
                 if self.format.marks(self.held):
                     self.split, out, self.held = False, out + self._write(self.held), ""
         return out
+
+    def _feed_thinking(self, reasoning: str, content: str) -> str:
+        # the reasoning channel: the thinking between the template's markers, then the answer;
+        # content before any reasoning comes from an engine that did not split: it passes as it is
+        opening, closing = self.format.thinking
+        out = ""
+        if reasoning and not self.in_content:
+            if self.split is None:
+                self.split = True
+                out += opening + "\n"
+            out += reasoning
+        if content:
+            if self.split and not self.in_content:
+                out += "\n" + closing + "\n\n"
+                content = content.lstrip()
+            self.in_content = True
+            out += content
+        return self._write(out)
 
     def close(self) -> str:
         """The rest, at the end of the stream."""

@@ -22,6 +22,9 @@ def system_prompt(config: PlugConfig, answer: AnswerFormat) -> str | None:
         return config.system_prompt.replace("{pivot}", pivot.name).replace("{target}", target.name)
     if config.mode == "monolingual":
         return f"Please respond to the following user message in {target.name}."
+    if config.pivot_channel == "reasoning":
+        restate = f"interpret the instruction in {pivot.name} and " if config.include_pivot_instruction else ""
+        return f"Think in {pivot.name}: {restate}respond in {pivot.name}. Then give your answer in {target.name}."
     first, second = (pivot, target) if config.order == "pivot_first" else (target, pivot)
     if config.include_pivot_instruction:
         return (

@@ -36,6 +36,9 @@ def response_template(formats: Sequence[AnswerFormat], generation_prompt: str, e
       end-of-turn text.
     - target first: `content` opens at the target header and closes at the pivot
       response header (or the end of turn); `thinking` is the rest.
+    - reasoning channel (`plug.pivot_channel: reasoning`): `thinking` is what the chat
+      template's thinking markers enclose (the opening one may end the generation
+      prompt), `content` the rest, up to the end-of-turn text.
     """
     if not formats:
         raise ValueError("no answer format: give at least one target language")
@@ -52,7 +55,22 @@ def response_template(formats: Sequence[AnswerFormat], generation_prompt: str, e
     ends = "|".join(re.escape(text) for text in dict.fromkeys(end_of_turn) if text)
     # the whitespace around a header belongs to neither field, as `extract` strips it
     at_end = {"close_pattern": rf"\s*(?:{ends})"} if ends else {}
-    if first.order == "pivot_first":
+    if any(f.channel != first.channel or f.thinking != first.thinking for f in formats):
+        raise ValueError("the formats of one model share their channel")
+    if first.reasoning:
+        opening, closing = first.thinking
+        # the model writes the opening marker unless the generation prompt ends with it (Qwen3.5's); a
+        # streaming parser must see all of it before it opens, so it is not optional
+        written = opening and not generation_prompt.rstrip().endswith(opening)
+        fields = {
+            "thinking": {
+                "open_pattern": rf"^\s*{re.escape(opening)}\s*" if written else r"^\s*",
+                "close_pattern": rf"\s*{re.escape(closing)}\s*",
+                "content": "text",
+            },
+            "content": {"content": "text", **at_end},
+        }
+    elif first.order == "pivot_first":
         # no target header at all: the whole answer is reasoning, up to the end of turn
         closer = rf"\s*(?:{targets}{'|' + ends if ends else ''})\s*"
         fields = {

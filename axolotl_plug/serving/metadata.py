@@ -59,6 +59,21 @@ def chat_markers(tokenizer) -> tuple[str, list[str]]:
     return prompted[len(bare) :], [tail] if tail else []
 
 
+def thinking_markers(model_dir: str | Path) -> tuple[str, str]:
+    """The thinking markers of a saved tokenizer's chat template (dataset/thinking.py);
+    ThinkingTemplateError when it has no thinking channel."""
+    from transformers import AutoTokenizer
+
+    from axolotl_plug.dataset.thinking import probe
+
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+
+    def render(messages, add_generation_prompt):
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+
+    return probe(render, f"of {model_dir}").markers
+
+
 def model_response_template(model_dir: str | Path, settings: PlugConfig | None = None) -> dict:
     """The `response_template` of a trained model folder: its PLUG settings (`settings`,
     else plug.json in it or one level up), its tokenizer and chat template."""

@@ -24,6 +24,8 @@ KEYS = (
     "headers",
     "system_prompt",
     "strip_fields",
+    "pivot_channel",
+    "thinking_markers",
 )
 
 

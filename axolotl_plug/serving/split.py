@@ -152,3 +152,46 @@ class Passthrough:
         out = Split("", answer[len(self.target) :])
         self.target = answer
         return out
+
+
+@dataclass
+class ThinkingSplitter:
+    """The splitter of an answer in the reasoning channel (`plug.pivot_channel:
+    reasoning`): the thinking is the pivot stream, what follows the closing marker the
+    target. A tail that could still grow into the closing marker waits; the target's
+    trailing whitespace waits for more text. When the stream ends, the target deltas add
+    up to `extract(full_text).target`."""
+
+    format: AnswerFormat
+    text: str = field(default="", init=False)
+    status: str | None = field(default=None, init=False)
+    pivot: str = field(default="", init=False)  # the thinking released so far, markers included
+    target: str = field(default="", init=False)  # the target answer released so far
+
+    def feed(self, delta: str) -> Split:
+        self.text += delta
+        return self._release(final=False)
+
+    def close(self) -> Split:
+        self.status = self.format.extract(self.text).status
+        return self._release(final=True)
+
+    def _release(self, final: bool) -> Split:
+        closing = self.format.thinking[1]
+        at = self.text.find(closing)
+        if at < 0:
+            pivot, target = self.text if final else self.text[: len(self.text) - _partial(self.text, closing)], ""
+        else:
+            answer = self.text[at + len(closing) :].lstrip()
+            pivot, target = self.text[:at], answer.strip() if final else answer.rstrip()
+        out = Split(pivot[len(self.pivot) :], target[len(self.target) :])
+        self.pivot, self.target = pivot, target
+        return out
+
+
+def _partial(text: str, marker: str) -> int:
+    """How many of `text`'s last characters could be the start of `marker`."""
+    for k in range(min(len(marker) - 1, len(text)), 0, -1):
+        if text.endswith(marker[:k]):
+            return k
+    return 0

@@ -176,7 +176,9 @@ def trained_runs(row: dict, tokenizer) -> list[str]:
     return [tokenizer.decode(run) for run in runs]
 
 
-def train_plug_model(work: Path, config: Path, bench: Path) -> None:
+def train_plug_model(work: Path, config: Path, bench: Path, plug: dict | None = None, **overrides) -> None:
+    """The tiny model trained by the real `axolotl train` into WORK/out: with plug_tulu,
+    or with the `plug:` settings and config keys given."""
     import shutil
 
     from tests.helpers.commands import run_axolotl
@@ -188,12 +190,13 @@ def train_plug_model(work: Path, config: Path, bench: Path) -> None:
         model_dir,
         work,
         data,
-        {"target_language": "zh", "chat_template": "plug_tulu"},
+        plug or {"target_language": "zh", "chat_template": "plug_tulu"},
         max_steps=60,
         learning_rate=5e-3,
         micro_batch_size=4,
         seed=0,
     )
+    cfg.update(overrides)
     config.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
     result = run_axolotl("train", str(config))
     assert result.returncode == 0, result.stderr[-3000:]
