@@ -205,3 +205,28 @@ THINKING = {
     "Qwen-Qwen3-0.6B": ("<think>", "</think>"),
     "openai-gpt-oss-120b": ("<|channel|>analysis<|message|>", "<|end|><|start|>assistant<|channel|>final<|message|>"),
 }
+
+
+def test_audit_shows_the_thinking_and_the_answer_and_checks_the_closing_marker_is_trained(tmp_path):
+    import yaml
+
+    from tests.helpers.commands import plug_in_process
+
+    data = write_jsonl(tmp_path / "rows.jsonl", [ROW])
+    for template, train_on_pivot in (("Qwen-Qwen3-0.6B", True), ("GLM-4.6", False)):
+        settings = {
+            "target_language": "zh",
+            "pivot_channel": "reasoning",
+            "chat_template": str(real_chat_template(template)),
+            "train_on_pivot": train_on_pivot,
+        }
+        raw = {**cpu_config(real_tokenizer_dir("qwen2"), tmp_path, data, settings), **EXTRA}
+        path = tmp_path / "cfg.yml"
+        path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+        result = plug_in_process("audit", str(path), "-n", "1")
+        assert result.returncode == 0, result.stderr[-3000:]
+        sizes = (len(ROW["pivot_instruction"]), len(ROW["pivot_response"]), len(TARGET))
+        assert "thinking: pivot instruction {} chars, pivot answer {} chars; answer: {} chars (ok)".format(*sizes) in (
+            result.stdout
+        ), template
+        assert "problem" not in result.stdout.lower(), result.stdout

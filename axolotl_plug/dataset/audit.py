@@ -47,7 +47,8 @@ def required_headers(lang: str, config) -> list[str]:
         return []
     answer_format = AnswerFormat.from_config(config, lang)
     target, pivot = answer_format.target, answer_format.pivot
-    headers = [target.response_header]
+    # in the reasoning channel the thinking's closing marker, not a header, marks the answer
+    headers = [answer_format.thinking[1] if answer_format.reasoning else target.response_header]
     if pivot_is_trained(config):
         headers.append(pivot.response_header)
         if config.include_pivot_instruction:
@@ -60,7 +61,11 @@ def sections_line(text: str, lang: str, config) -> str:
     configured order (the prompt before them holds no header)."""
     if config.mode == "monolingual":
         return "sections: target answer only (monolingual)"
-    found = AnswerFormat.from_config(config, lang).extract(text)
+    answer_format = AnswerFormat.from_config(config, lang)
+    found = answer_format.extract(text)
+    if answer_format.reasoning:  # the thinking part and the answer, each on its own
+        thinking = f"pivot instruction {len(found.pivot_instruction)} chars, pivot answer {len(found.pivot)} chars"
+        return f"thinking: {thinking}; answer: {len(found.target)} chars ({found.status})"
     sizes = (
         ("pivot instruction", found.pivot_instruction),
         ("pivot answer", found.pivot),

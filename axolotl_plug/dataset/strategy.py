@@ -95,6 +95,8 @@ class PlugStrategy(DatasetWrappingStrategy):
         self.thinking = None
         if self.config.pivot_channel == "reasoning":
             self.thinking = thinking_channel(self.render, template_name(cfg, ds_cfg), tokenizer)
+            # every reader of this dataset's answers (the audit) reads them at the template's own markers
+            self.config = self.config.model_copy(update={"thinking_markers": list(self.thinking.markers)})
             if self.fallback_reason and self.thinking.key != THINKING_KEYS[0]:
                 raise ThinkingTemplateError(
                     f"PLUG dataset {self.name}: the chat template reads the thinking from {self.thinking.key!r}, which "
@@ -180,12 +182,14 @@ class PlugStrategy(DatasetWrappingStrategy):
         messages = conversation.messages
         thinking, answer = messages[-1][self.thinking.key], conversation.answer
         if encoding is not None:
-            prompt = self.render.render(messages[:-1], add_generation_prompt=True)
+            # the probe checked that the template's generation prompt ends where its opening marker
+            # (if any) starts, so the model's output starts there: no second render for the prompt
             answer_at = text.rfind(answer)
-            thinking_at = text.rfind(thinking, len(prompt), max(answer_at, 0))
-            if text.startswith(prompt) and answer_at >= len(prompt) and thinking_at >= 0:
+            thinking_at = text.rfind(thinking, 0, max(answer_at, 0))
+            start = thinking_at - len(self.thinking.opening)
+            if thinking_at >= 0 and start >= 0 and text[start:thinking_at] == self.thinking.opening:
                 ids, offsets = encoding
-                span = (len(prompt), answer_at + len(answer))
+                span = (start, answer_at + len(answer))
                 trained = span if conversation.train_reasoning else (thinking_at + len(thinking), span[1])
                 return (ids, *label_tokens(ids, offsets, span, [trained], self.end_of_turn))
             self._log_fallback_once("the chat template does not copy the thinking and the answer verbatim")
