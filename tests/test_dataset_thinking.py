@@ -230,3 +230,28 @@ def test_audit_shows_the_thinking_and_the_answer_and_checks_the_closing_marker_i
             result.stdout
         ), template
         assert "problem" not in result.stdout.lower(), result.stdout
+
+
+@pytest.mark.parametrize(
+    "template, refusal",
+    [
+        # renders the thinking, drops the answer
+        (
+            "{% for m in messages %}{{ m.get('reasoning_content', m['content']) }}{% endfor %}",
+            "drops the answer of a final assistant message that has a thinking",
+        ),
+        # answer first
+        (
+            "{% for m in messages %}{{ m['content'] }}{{ m.get('reasoning_content', '') }}{% endfor %}",
+            "writes the answer before the thinking",
+        ),
+        # nothing between thinking and answer
+        (
+            "{% for m in messages %}{{ m.get('reasoning_content', '') }}{{ m['content'] }}{% endfor %}",
+            "writes no marker between the thinking and the answer",
+        ),
+    ],
+)
+def test_the_probe_says_what_is_wrong_with_a_template(template, refusal):
+    with pytest.raises(ThinkingTemplateError, match=refusal):
+        probe(ChatRenderer(qwen2_tokenizer(), template).render, "'custom.jinja'")

@@ -76,6 +76,11 @@ def probe(render, template_name: str) -> ThinkingChannel:
                 f"works with {WORKING_TEMPLATES}."
             )
         thinking_at, answer_at = full.index(_THINKING), full.find(_ANSWER)
+        if answer_at < 0:
+            raise ThinkingTemplateError(
+                f"chat template {template_name} drops the answer of a final assistant message that has a thinking "
+                f"({key!r}). plug.pivot_channel: reasoning works with {WORKING_TEMPLATES}."
+            )
         if answer_at < thinking_at:
             raise ThinkingTemplateError(
                 f"chat template {template_name} writes the answer before the thinking ({key!r}); the pivot sections "
