@@ -273,3 +273,47 @@ def test_generate_prints_the_metrics_a_reader_works_out_by_hand(tiny_model_dir, 
         "plug/pivot_chars": f"{(31 + 16) / 2:.3f}",  # Paris is the capital of France. and The sky is blue.
         "plug/chrf": f"{chrf:.3f}",
     }
+
+
+def test_served_generation_reads_a_reasoning_channel_model_split_or_not(tiny_model_dir, tmp_path):
+    """A model folder whose plug.json records the reasoning channel and its template's
+    markers (gpt-oss's here): a reply the engine split (reasoning_content + content) and
+    one it did not are both read at those markers, and the files and table say so."""
+    import shutil
+
+    from axolotl_plug.args import PlugConfig
+    from axolotl_plug.serving.settings import write_settings
+    from tests.helpers.engine import FakeEngine
+
+    opening, closing = "<|channel|>analysis<|message|>", "<|end|><|start|>assistant<|channel|>final<|message|>"
+    model_dir = shutil.copytree(tiny_model_dir, tmp_path / "model")
+    config = PlugConfig(target_language="zh", pivot_channel="reasoning", thinking_markers=[opening, closing])
+    write_settings(model_dir, config, 512)
+    thinking = "English instruction:\nWhat is the capital of France?\n\nEnglish response:\nParis."
+    replies = {
+        "法国的首都是哪里？": {"reasoning_content": thinking, "content": "巴黎。"},  # split by the engine
+        "天空是什么颜色？": f"{opening}English response:\nBlue.{closing}蓝色。",  # as the model wrote it
+        "一加一等于几？": f"{opening}English response:\nTwo.",  # never closed the thinking
+    }
+    bench = write_jsonl(
+        tmp_path / "bench.jsonl", [{"id": i, "instruction": q, "lang": "zh"} for i, q in enumerate(replies)]
+    )
+    with FakeEngine(lambda body, number: replies[body["messages"][-1]["content"]]) as server:
+        result = plug_command(
+            "generate", "--model-dir", str(model_dir), "--instructions", str(bench), "--base-url", server.url,
+            "--max-new-tokens", "64", "--output", str(tmp_path / "answers.jsonl"),
+        )  # fmt: skip
+        system = server.requests[0]["body"]["messages"][0]["content"]
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (
+        system
+        == "Think in English: interpret the instruction in English and respond in English. Then give your answer in Chinese."
+    )
+    got = {r["instruction"]: (r["output"], r["status"]) for r in read(tmp_path / "answers.jsonl").values()}
+    assert got == {
+        "法国的首都是哪里？": ("巴黎。", "ok"),
+        "天空是什么颜色？": ("蓝色。", "ok"),
+        "一加一等于几？": ("", "missing_target"),
+    }
+    table = dict(line.split() for line in result.stdout.splitlines() if line.startswith("plug/"))
+    assert table["plug/format_ok"] == f"{2 / 3:.3f}"

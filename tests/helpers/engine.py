@@ -2,7 +2,8 @@
 are scripted, for the judging, scoring, data and serving tests.
 
 With `script(body, call_number)`, every chat request is answered from it, in one JSON
-completion: the reply text, `(status, text)` for an error response (which asks for a
+completion: the reply text, a message dict (`reasoning_content` and `content`, as an engine
+with a reasoning parser splits a reply), `(status, text)` for an error response (which asks for a
 10 ms wait before a retry), or `("sleep", seconds, text)` to answer late (a client
 timeout). Without a script, the last user message picks the behaviour, streamed when
 the request asks for it:
@@ -97,7 +98,13 @@ class FakeEngine:
                     reply = reply[2]
                 if isinstance(reply, tuple):
                     return self._send(reply[0], reply[1])
-                payload = {"choices": [{"index": 0, "message": {"role": "assistant", "content": reply}}]}
+                # a dict is a message an engine with a reasoning parser sends (reasoning_content, content)
+                message = (
+                    {"role": "assistant", **reply}
+                    if isinstance(reply, dict)
+                    else {"role": "assistant", "content": reply}
+                )
+                payload = {"choices": [{"index": 0, "message": message}]}
                 self._send(200, json.dumps(payload, ensure_ascii=False))
 
             def _behaviour(self, body: dict):
