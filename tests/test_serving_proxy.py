@@ -348,3 +348,24 @@ def test_an_engine_that_split_the_answer_itself_is_read_as_one_that_did_not(orde
     done = Rewriter(config, options).completion(whole)["choices"][0]
     assert done["message"] == {"role": "assistant", "content": "你好！\n再见。"}
     assert done["x_plug"]["status"] == "ok"
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_a_reasoning_channel_model_streams_only_its_answer_split_by_the_engine_or_not(split):
+    """`pivot_channel: reasoning`: the engine streams the thinking and the answer as one
+    text (no reasoning parser) or split (`--reasoning-parser qwen3`); either way clients get
+    the answer after the closing marker, and nothing of the thinking."""
+    config = PlugConfig(target_language="zh", pivot_channel="reasoning")
+    thinking, answer = "English response:\nHi!", "你好！\n再见。"
+    if split:
+        deltas = [("reasoning_content", c) for c in thinking] + [("content", c) for c in "\n\n" + answer]
+    else:
+        deltas = [("content", c) for c in f"<think>\n{thinking}\n</think>\n\n{answer}"]
+    _, options = plug_request({"messages": [{"role": "user", "content": "q"}]}, config)
+    rewriter = Rewriter(config, options)
+    sent = [rewriter.chunk({"choices": [{"index": 0, "delta": {k: t}, "finish_reason": None}]}) for k, t in deltas]
+    sent.append(rewriter.chunk({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}))
+    out = [p["choices"][0]["delta"] for p in sent if p]
+    assert "".join(d.get("content", "") for d in out) == answer
+    assert not any("reasoning_content" in d or "think>" in d.get("content", "") for d in out)
+    assert sent[-1]["choices"][0]["x_plug"]["status"] == "ok"
