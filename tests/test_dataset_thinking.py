@@ -255,3 +255,28 @@ def test_audit_shows_the_thinking_and_the_answer_and_checks_the_closing_marker_i
 def test_the_probe_says_what_is_wrong_with_a_template(template, refusal):
     with pytest.raises(ThinkingTemplateError, match=refusal):
         probe(ChatRenderer(qwen2_tokenizer(), template).render, "'custom.jinja'")
+
+
+def test_the_answer_layout_headers_and_pivot_instruction_flag_shape_the_thinking(tmp_path):
+    layout = tmp_path / "my_layout.jinja"
+    layout.write_text(
+        "{{ pivot_response_header }} {{ pivot_response }}\n---\n{{ target_response_header }} {{ target_response }}",
+        encoding="utf-8",
+    )
+    config = PlugConfig(
+        target_language="zh",
+        pivot_channel="reasoning",
+        include_pivot_instruction=False,
+        answer_template=str(layout),
+        headers={"en": {"response": "Answer:"}},
+    )
+    message = build_conversation(ROW, config).messages[-1]
+    # the layout up to the target header, stripped; the target answer carries no header
+    assert message == {
+        "role": "assistant",
+        "reasoning_content": f"Answer: {ROW['pivot_response']}\n---",
+        "content": TARGET,
+    }
+    assert build_conversation(ROW, config).messages[0]["content"] == (
+        "Think in English: respond in English. Then give your answer in Chinese."
+    )
