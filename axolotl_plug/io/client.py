@@ -14,6 +14,7 @@ header and never logged or written.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +56,7 @@ class ChatClient:
     def __post_init__(self):
         from openai import OpenAI
 
+        _build_response_types()
         # a local server needs no key, but the SDK insists on one
         key = os.environ.get(self.api_key_env) or "no-key"
         self._sdk = OpenAI(base_url=self.base_url, api_key=key, timeout=self.timeout, max_retries=self.max_retries)
@@ -104,6 +106,26 @@ class ChatClient:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+@functools.cache
+def _build_response_types() -> None:
+    """openai's response types are pydantic models whose schemas are built on first use;
+    threads that use one first at the same moment race (a run under load failed with
+    "'ChatCompletionMessage' has no attribute '__pydantic_core_schema__'"). Build them
+    here, once, in the thread that makes the client, before the runner's threads start."""
+    from openai.types.chat import ChatCompletion
+
+    message = {"role": "assistant", "content": ""}
+    ChatCompletion.model_validate(
+        {
+            "id": "-",
+            "object": "chat.completion",
+            "created": 0,
+            "model": "-",
+            "choices": [{"index": 0, "finish_reason": "stop", "message": message}],
+        }
+    )
 
 
 def _names(exc, key: str) -> bool:
