@@ -66,6 +66,20 @@ def batches(items: list, size: int = 1000):
         yield lo, items[lo : lo + size]
 
 
+def labellers(stock, ours):
+    """(stock labels of a batch of conversations, as axolotl's TokenizedPromptDataset calls
+    the stock strategy; PLUG labels of a batch of rows starting at row `lo`)."""
+
+    def stock_labels(batch):
+        return stock.tokenize_prompt({"messages": [c.messages for c in batch]})["labels"]
+
+    def ours_labels(lo, batch):
+        columns = {key: [row.get(key) for row in batch] for key in batch[0]}
+        return ours.tokenize_batch(columns, list(range(lo, lo + len(batch))))["labels"]
+
+    return stock_labels, ours_labels
+
+
 def seconds_per_100_samples(model_dir: str, samples: int) -> float:
     """Batched greedy generation as the evaluation callback runs it, on held-out prompts."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -117,12 +131,7 @@ def main() -> None:
     )
     print(f"{len(rows)} rows, about {tokens:.0f} tokens each, tokenizer {Path(args.model).name}")
 
-    def stock_labels(batch):  # as axolotl's TokenizedPromptDataset calls it
-        return stock.tokenize_prompt({"messages": [c.messages for c in batch]})["labels"]
-
-    def ours_labels(lo, batch):
-        columns = {key: [row.get(key) for row in batch] for key in batch[0]}
-        return ours.tokenize_batch(columns, list(range(lo, lo + len(batch))))["labels"]
+    stock_labels, ours_labels = labellers(stock, ours)
 
     # In axolotl the rows live in Arrow and one batch at a time is Python objects; here
     # they are all Python objects, which the garbage collector would walk again and

@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import gc
 
-from benchmarks.preprocess import batches, build_rows, race
+from benchmarks.preprocess import batches, build_rows, labellers, race
 
 
 def main() -> None:
@@ -53,12 +53,7 @@ def main() -> None:
     conversations = [build_conversation(row, ours.config, ours.layout) for row in rows]
     print(f"{len(rows)} rows, Qwen3 template, Qwen2 tokenizer (+<think>, </think>)")
 
-    def stock_labels(batch):
-        return stock.tokenize_prompt({"messages": [c.messages for c in batch]})["labels"]
-
-    def ours_labels(lo, batch):
-        columns = {key: [row.get(key) for row in batch] for key in batch[0]}
-        return ours.tokenize_batch(columns, list(range(lo, lo + len(batch))))["labels"]
+    stock_labels, ours_labels = labellers(stock, ours)
 
     gc.collect()
     gc.freeze()
