@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.models import build_tiny_model, train_plug_model
+from tests.helpers.rows import ROWS, write_jsonl
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -68,10 +69,8 @@ def llama2_dir() -> Path:
     return build("llama-2")
 
 
-@pytest.fixture(scope="session")
-def plug_trained(tmp_path_factory):
-    """A tiny model the real `axolotl train` trained with PLUG, its config, and a
-    benchmark whose ids are integers: trained once per test run. Under pytest-xdist the
+def _trained_once(tmp_path_factory, name: str, train) -> Path:
+    """WORK, where `train(work)` trained a model once per test run. Under pytest-xdist the
     workers share it: the first to ask trains it while holding a file lock, the others
     wait for it and read it (the tests only read it)."""
     from filelock import FileLock
@@ -79,13 +78,49 @@ def plug_trained(tmp_path_factory):
     root = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):  # each worker's basetemp is a folder of the run's own
         root = root.parent
-    work = root / "plug-trained"
-    config, bench = work / "train.yml", work / "bench.jsonl"
-    with FileLock(str(root / "plug-trained.lock")):
+    work = root / name
+    with FileLock(str(root / f"{name}.lock")):
         if not (work / "trained").is_file():
-            train_plug_model(work, config, bench)
+            train(work)
             (work / "trained").touch()
-    return config, work / "out", bench
+    return work
+
+
+@pytest.fixture(scope="session")
+def plug_trained(tmp_path_factory):
+    """A tiny model the real `axolotl train` trained with PLUG, its config, and a
+    benchmark whose ids are integers."""
+    work = _trained_once(
+        tmp_path_factory, "plug-trained", lambda work: train_plug_model(work, work / "train.yml", work / "bench.jsonl")
+    )
+    return work / "train.yml", work / "out", work / "bench.jsonl"
+
+
+@pytest.fixture(scope="session")
+def reasoning_trained(tmp_path_factory):
+    """The tiny model trained with the pivot in Qwen3's thinking channel (Qwen3-0.6B's own
+    chat template), with the evaluation callback on three prompts at steps 0 and 60: its
+    config, output folder and the run's log."""
+    from tests.helpers.real_templates import real_chat_template
+
+    def train(work: Path) -> None:
+        bench = write_jsonl(
+            work.parent / f"{work.name}-bench.jsonl",
+            [
+                {"id": f"b{i}", "instruction": r["instruction"], "lang": r["lang"], "reference": r["response"]}
+                for i, r in enumerate(ROWS)
+            ],
+        )
+        plug = {
+            "target_language": "zh",
+            "pivot_channel": "reasoning",
+            "chat_template": str(real_chat_template("Qwen-Qwen3-0.6B")),
+            "eval": {"instructions": str(bench), "num_samples": 3, "max_new_tokens": 160, "batch_size": 3},
+        }
+        train_plug_model(work, work / "train.yml", work / "bench.jsonl", plug, val_set_size=2, eval_steps=60)
+
+    work = _trained_once(tmp_path_factory, "reasoning-trained", train)
+    return work / "train.yml", work / "out", (work / "train.log").read_text(encoding="utf-8")
 
 
 @pytest.fixture()
@@ -113,4 +148,5 @@ def pytest_collection_modifyitems(items):
     workers that each take a contiguous half of the tests and then steal from each
     other (--dist worksteal): one worker trains the model while the other starts on
     its own half, and whichever needs the model later finds it built."""
-    items.sort(key=lambda item: "plug_trained" not in getattr(item, "fixturenames", ()))
+    trained = {"plug_trained", "reasoning_trained"}
+    items.sort(key=lambda item: not trained & set(getattr(item, "fixturenames", ())))

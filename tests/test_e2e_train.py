@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from axolotl_plug.args import PlugConfig
+from axolotl_plug.format.answer import AnswerFormat
 from axolotl_plug.format.templates import template_dir
 from tests.helpers.commands import run_axolotl
 from tests.helpers.models import cpu_config, load_config
@@ -65,31 +67,8 @@ def test_axolotl_train_with_eval_callback_and_saved_template(plug_trained, tmp_p
         "pivot_lang",
     }
 
-    # the values logged at the last evaluation, by their definitions (docs/evaluation.md),
-    # over the answers of that evaluation's step file
-    def last_logged(key: str) -> float:
-        return float(re.findall(rf"'plug/{re.escape(key)}': '?([-\d.e]+)'?", logged)[-1])
-
-    def share(rows, test) -> float:
-        return sum(map(test, rows)) / len(rows)
-
-    def mean(values) -> float:
-        values = list(values)
-        return sum(values) / len(values)
-
     assert any(r["status"] == "ok" and r["target"] and r["pivot"] for r in lines)  # real PLUG answers to score
-    for prefix, rows in [("", lines)] + [
-        (f"{lang}/", [r for r in lines if r["lang"] == lang]) for lang in ("zh", "ko")
-    ]:
-        expected = {
-            "format_ok": share(rows, lambda r: r["status"] == "ok"),
-            "target_lang_ok": share(rows, lambda r: r["target_lang"] == r["lang"]),
-            "pivot_lang_ok": share(rows, lambda r: r["pivot_lang"] == "en"),
-            "target_chars": mean(len(r["target"]) for r in rows),
-            "pivot_chars": mean(len(r["pivot"]) for r in rows),
-        }
-        for key, value in expected.items():
-            assert last_logged(prefix + key) == pytest.approx(value, abs=0.0051), prefix + key  # logged to 2 decimals
+    assert_logged_as_defined(logged, lines, ("zh", "ko"))
 
     from transformers import AutoTokenizer
 
@@ -102,6 +81,53 @@ def test_axolotl_train_with_eval_callback_and_saved_template(plug_trained, tmp_p
     )
     assert prompt == "<s><|system|>\nS\n<|user|>\nU\n<|assistant|>\n"
     assert (tmp_path / "out" / "model.safetensors").is_file()
+
+
+def test_eval_callback_on_a_reasoning_channel_model(reasoning_trained):
+    """The model trained with the pivot in Qwen3's thinking channel: the evaluation
+    callback reads each answer at the template's markers (the pivot sections in the
+    thinking, the target after it) and logs the values their definitions give."""
+    _, out, logged = reasoning_trained
+    lines = [json.loads(line) for line in (out / "plug_eval" / "step_60.jsonl").read_text().splitlines()]
+    assert [line["id"] for line in lines] == ["b0", "b1", "b2"]
+    fmt = AnswerFormat.from_config(PlugConfig(target_language="zh", pivot_channel="reasoning"), "zh")
+    for line in lines:
+        assert line["raw_output"].startswith("<think>\n")  # the model writes the template's thinking channel
+        found = fmt.extract(line["raw_output"])
+        assert (line["status"], line["target"], line["pivot"]) == (found.status, found.target, found.pivot)
+    # the pivot is the English response inside the thinking, the target starts after the closing marker
+    ok = [(line, row) for line, row in zip(lines, ROWS) if line["status"] == "ok"]
+    assert ok and all(line["pivot"] == row["pivot_response"] for line, row in ok)
+    assert all(line["target"].startswith(row["response"]) for line, row in ok)
+    assert_logged_as_defined(logged, lines, ("zh", "ko", "it"))
+
+
+def assert_logged_as_defined(logged: str, lines: list[dict], langs) -> None:
+    """The plug/ values logged at the last evaluation equal their definitions
+    (docs/evaluation.md) over the answers of that evaluation's step file, overall and
+    per language."""
+
+    def last_logged(key: str) -> float:
+        return float(re.findall(rf"'plug/{re.escape(key)}': '?([-\d.e]+)'?", logged)[-1])
+
+    def share(rows, test) -> float:
+        return sum(map(test, rows)) / len(rows)
+
+    def mean(values) -> float:
+        values = list(values)
+        return sum(values) / len(values)
+
+    for prefix, rows in [("", lines)] + [(f"{lang}/", [r for r in lines if r["lang"] == lang]) for lang in langs]:
+        expected = {
+            "format_ok": share(rows, lambda r: r["status"] == "ok"),
+            "target_lang_ok": share(rows, lambda r: r["target_lang"] == r["lang"]),
+            "pivot_lang_ok": share(rows, lambda r: r["pivot_lang"] == "en"),
+            "target_chars": mean(len(r["target"]) for r in rows),
+            "pivot_chars": mean(len(r["pivot"]) for r in rows),
+        }
+        for key, value in expected.items():
+            # the console log rounds: 2 decimals, 4 significant digits
+            assert last_logged(prefix + key) == pytest.approx(value, rel=5e-4, abs=0.0051), prefix + key
 
 
 EXAMPLES = sorted((REPO / "example_configs").glob("*.yml"))

@@ -53,6 +53,38 @@ def test_chat_prints_the_extracted_target(plug_trained):
     assert "English instruction" not in result.stdout and "中文回复" not in result.stdout  # no pivot, no header
 
 
+def test_chat_on_a_reasoning_channel_model(reasoning_trained):
+    """A model with the pivot in Qwen3's thinking channel: chat prints what follows the
+    thinking (read at the markers), never the thinking; --show-pivot prints the thinking
+    first, without its markers, and a blank line before the answer."""
+    from axolotl_plug.config import read_config
+    from axolotl_plug.format.answer import AnswerFormat
+    from axolotl_plug.format.prompt import prompt_messages
+
+    config_path, model_dir, _ = reasoning_trained
+    _, config = read_config(config_path)
+    instructions = [row["instruction"] for row in ROWS[:2]]
+    result = plug_command("chat", str(config_path), "--max-new-tokens", "120", input="\n".join(instructions) + "\n")
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    from axolotl_plug.eval.generation import load_for_generation
+    from tests.helpers.models import generate_answers
+
+    model, tokenizer = load_for_generation(model_dir)
+    prompts = [prompt_messages(text, "zh", config) for text in instructions]
+    raw = [a.text for a in generate_answers(model, tokenizer, prompts, max_new_tokens=120, batch_size=1)]
+    expected = [AnswerFormat.from_config(config, "zh").extract(text) for text in raw]
+    assert all(text.startswith("<think>") for text in raw) and any(e.status == "ok" for e in expected)
+    assert printed_answers(result.stdout) == [(e.target, e.status) for e in expected]
+    assert "<think>" not in result.stdout and "English instruction" not in result.stdout
+
+    shown = plug_command("chat", str(config_path), "--max-new-tokens", "120", "--show-pivot", input=instructions[0])
+    (text,) = [text for text, _ in printed_answers(shown.stdout)]
+    thinking = AnswerFormat.from_config(config, "zh").split_thinking(raw[0])[0]
+    assert thinking.startswith("English instruction:") and "think>" not in thinking
+    assert text == f"{thinking}\n\n{expected[0].target}"
+
+
 def test_chat_on_a_lora_folder_with_plug_json(tiny_model_dir, tmp_path):
     """A LoRA output folder (adapter, tokenizer, plug.json), no config: the base model's answers."""
     from peft import LoraConfig, get_peft_model

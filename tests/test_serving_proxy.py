@@ -369,3 +369,12 @@ def test_a_reasoning_channel_model_streams_only_its_answer_split_by_the_engine_o
     assert "".join(d.get("content", "") for d in out) == answer
     assert not any("reasoning_content" in d or "think>" in d.get("content", "") for d in out)
     assert sent[-1]["choices"][0]["x_plug"]["status"] == "ok"
+
+    # asked for, the thinking comes as reasoning_content, without its markers, as engines send it
+    body = {"messages": [{"role": "user", "content": "q"}], "x_plug": {"show_pivot": True}}
+    rewriter = Rewriter(config, plug_request(body, config)[1])
+    sent = [rewriter.chunk({"choices": [{"index": 0, "delta": {k: t}, "finish_reason": None}]}) for k, t in deltas]
+    sent.append(rewriter.chunk({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}))
+    out = [p["choices"][0]["delta"] for p in sent if p]
+    assert "".join(d.get("reasoning_content", "") for d in out) == thinking
+    assert "".join(d.get("content", "") for d in out) == answer

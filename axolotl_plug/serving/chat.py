@@ -76,27 +76,31 @@ def answer(
             result["error"] = exc
             streamer.end()
 
-    splitter = AnswerFormat.from_config(config, lang).splitter()
+    answer_format = AnswerFormat.from_config(config, lang)
+    splitter = answer_format.splitter()
+    # the thinking comes without its markers: a blank line (shown with the pivot) sets the answer apart
+    gap = ["\n\n"] if answer_format.reasoning else []
+
+    def show(split) -> None:
+        if split.pivot:
+            write(split.pivot, True)
+        if split.target:
+            if gap and splitter.pivot:
+                write(gap.pop(), True)
+            write(split.target, False)
+
     start = time.perf_counter()
     thread = Thread(target=run, daemon=True)
     thread.start()
     for text in streamer:
-        _show(splitter.feed(text), write)
-    _show(splitter.close(), write)
+        show(splitter.feed(text))
+    show(splitter.close())
     thread.join()
     seconds = time.perf_counter() - start
     if "error" in result:
         raise result["error"]
     tokens = result["ids"].shape[1] - len(ids)
     return Turn(splitter.target, splitter.status, tokens, seconds)
-
-
-def _show(split, write) -> None:
-    """Write what the splitter released."""
-    if split.pivot:
-        write(split.pivot, True)
-    if split.target:
-        write(split.target, False)
 
 
 def chat_loop(

@@ -157,15 +157,16 @@ class Passthrough:
 @dataclass
 class ThinkingSplitter:
     """The splitter of an answer in the reasoning channel (`plug.pivot_channel:
-    reasoning`): the thinking is the pivot stream, what follows the closing marker the
-    target. A tail that could still grow into the closing marker waits; the target's
-    trailing whitespace waits for more text. When the stream ends, the target deltas add
-    up to `extract(full_text).target`."""
+    reasoning`): the thinking between the markers is the pivot stream (as engines give
+    `reasoning_content`), what follows the closing marker the target. A tail that could
+    still grow into a marker waits, and so does trailing whitespace. When the stream
+    ends, the pivot deltas add up to the thinking and the target deltas to the target
+    that `extract(full_text)` finds."""
 
     format: AnswerFormat
     text: str = field(default="", init=False)
     status: str | None = field(default=None, init=False)
-    pivot: str = field(default="", init=False)  # the thinking released so far, markers included
+    pivot: str = field(default="", init=False)  # the thinking released so far, without its markers
     target: str = field(default="", init=False)  # the target answer released so far
 
     def feed(self, delta: str) -> Split:
@@ -177,13 +178,18 @@ class ThinkingSplitter:
         return self._release(final=True)
 
     def _release(self, final: bool) -> Split:
-        closing = self.format.thinking[1]
-        at = self.text.find(closing)
+        opening, closing = self.format.thinking
+        text = self.text.lstrip()
+        if not final and opening.startswith(text):
+            return Split("", "")  # the opening marker, or the start of it: nothing to show yet
+        if opening and text.startswith(opening):
+            text = text[len(opening) :]
+        at = text.find(closing)
         if at < 0:
-            pivot, target = self.text if final else self.text[: len(self.text) - _partial(self.text, closing)], ""
+            pivot, target = (text if final else text[: len(text) - _partial(text, closing)]).strip(), ""
         else:
-            answer = self.text[at + len(closing) :].lstrip()
-            pivot, target = self.text[:at], answer.strip() if final else answer.rstrip()
+            answer = text[at + len(closing) :].lstrip()
+            pivot, target = text[:at].strip(), answer.strip() if final else answer.rstrip()
         out = Split(pivot[len(self.pivot) :], target[len(self.target) :])
         self.pivot, self.target = pivot, target
         return out

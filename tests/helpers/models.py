@@ -177,8 +177,8 @@ def trained_runs(row: dict, tokenizer) -> list[str]:
 
 
 def train_plug_model(work: Path, config: Path, bench: Path, plug: dict | None = None, **overrides) -> None:
-    """The tiny model trained by the real `axolotl train` into WORK/out: with plug_tulu,
-    or with the `plug:` settings and config keys given."""
+    """The tiny model trained by the real `axolotl train` into WORK/out (its log in
+    WORK/train.log): with plug_tulu, or with the `plug:` settings and config keys given."""
     import shutil
 
     from tests.helpers.commands import run_axolotl
@@ -200,6 +200,7 @@ def train_plug_model(work: Path, config: Path, bench: Path, plug: dict | None = 
     config.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
     result = run_axolotl("train", str(config))
     assert result.returncode == 0, result.stderr[-3000:]
+    (work / "train.log").write_text(result.stdout + result.stderr, encoding="utf-8")  # what the run logged
     write_jsonl(bench, [{"id": i, "instruction": r["instruction"], "lang": r["lang"]} for i, r in enumerate(ROWS)])
 
 
