@@ -34,6 +34,17 @@ class PlugFields(_Strict):
         description="Optional per-row target language code; overrides plug.target_language, "
         "so one dataset can mix languages.",
     )
+    messages: str = Field(
+        default="messages",
+        description="A conversation row: a list of {role, content} messages (an optional system message, then "
+        "user and assistant messages in turn, ending with an assistant message). A row with this column set "
+        "is read as a conversation; one dataset may mix conversation and single-turn rows.",
+    )
+    pivot: str = Field(
+        default="pivot",
+        description="In a conversation row, the key of a message's pivot-language version. The trained "
+        "assistant turn needs one, and so does the user message before it when include_pivot_instruction is on.",
+    )
 
 
 class LanguageHeaders(_Strict):
@@ -140,6 +151,12 @@ class PlugConfig(_Strict):
         description="Conversation template to train and save with the model: a shipped name "
         "(`plug_tulu`, the paper's format) or a path to a .jinja file. Leave unset to use "
         "the config's own chat_template / the tokenizer's.",
+    )
+    turns: Literal["last", "all"] = Field(
+        default="last",
+        description="Which assistant turns of a conversation row are trained. `last`: the final one. `all`: each "
+        "of them, in a row of its own that ends at that turn (a conversation of k assistant turns gives k rows). "
+        "Earlier turns are history: their target-language content only, untrained, as a client sends them back.",
     )
     prebuilt: bool = Field(
         default=False,

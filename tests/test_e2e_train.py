@@ -83,6 +83,30 @@ def test_axolotl_train_with_eval_callback_and_saved_template(plug_trained, tmp_p
     assert (tmp_path / "out" / "model.safetensors").is_file()
 
 
+def test_axolotl_train_on_single_turn_and_conversation_rows(tiny_model_dir, tmp_path):
+    """The real `axolotl train` on one dataset that mixes single-turn rows with a
+    three-turn conversation, every assistant turn trained (`turns: all`)."""
+    turns = [("你好。", "Hello.", "你好！", "Hi!"), ("你是谁？", "Who are you?", "我是助手。", "I am an assistant.")]
+    turns.append(("再见。", "Goodbye.", "再见！", "Goodbye!"))
+    messages = []
+    for user, pivot_user, assistant, pivot_assistant in turns:
+        messages += [
+            {"role": "user", "content": user, "pivot": pivot_user},
+            {"role": "assistant", "content": assistant, "pivot": pivot_assistant},
+        ]
+    rows = [*ROWS, {"lang": "zh", "messages": messages}]
+    data = write_jsonl(tmp_path / "mixed.jsonl", rows)
+    cfg = cpu_config(tiny_model_dir, tmp_path, data, {"target_language": "zh", "turns": "all"}, max_steps=3)
+    path = tmp_path / "train.yml"
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    result = run_axolotl("train", str(path))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    logged = result.stdout + result.stderr
+    assert f"{len(ROWS) + 1} rows gave {len(ROWS) + 3} training rows, one per trained assistant turn" in logged
+    assert re.search(r"'loss': '?[\d.]+", logged)  # it trained
+    assert (tmp_path / "out" / "model.safetensors").is_file()
+
+
 def test_eval_callback_on_a_reasoning_channel_model(reasoning_trained):
     """The model trained with the pivot in Qwen3's thinking channel: the evaluation
     callback reads each answer at the template's markers (the pivot sections in the

@@ -79,34 +79,45 @@ def audit_report(report: DatasetReport, tokenizer, sequence_len: int, num_sample
     dataset, config = report.dataset, report.config
     audit = DatasetAudit(report.name, report.rows_in, report.rows_out, dict(report.dropped), 0, 0, 0)
     for i, (ids, labels) in enumerate(zip(dataset["input_ids"], dataset["labels"])):
+        turn = report.turns[i] if report.turns else 0
+        where = f"row {report.rows[i]}" + (f", assistant turn {turn}" if turn else "")
         pieces = runs(ids, labels)
         trained = [tokenizer.decode(tokens) for is_trained, tokens in pieces if is_trained]
         audit.trained_tokens += sum(len(tokens) for is_trained, tokens in pieces if is_trained)
         audit.total_tokens += len(ids)
         audit.too_long += len(ids) > sequence_len
         if not trained:
-            audit.problems.append(f"row {report.rows[i]}: no trained token")
+            audit.problems.append(f"{where}: no trained token")
         trained_text = "".join(trained)
         for header in required_headers(report.langs[i], config):
             if header not in trained_text:
-                audit.problems.append(f"row {report.rows[i]}: header {header!r} is not in a trained span")
+                audit.problems.append(f"{where}: header {header!r} is not in a trained span")
         if i < num_samples:
             text = "".join(
                 OPEN + tokenizer.decode(tokens) + CLOSE if is_trained else tokenizer.decode(tokens)
                 for is_trained, tokens in pieces
             )
-            audit.samples.append(
-                f"row {report.rows[i]} ({report.langs[i]}):\n{text}\n{sections_line(tokenizer.decode(ids, skip_special_tokens=True), report.langs[i], config)}"
-            )
+            lines = [f"{where} ({report.langs[i]}):", text]
+            if turn > 1:
+                earlier = f"{turn - 1} earlier assistant turn" + ("s" if turn > 2 else "")
+                lines.append(f"history: {earlier}, in their target-language content, not trained")
+            lines.append(sections_line(tokenizer.decode(ids, skip_special_tokens=True), report.langs[i], config))
+            audit.samples.append("\n".join(lines))
     return audit
 
 
 def format_audit(audit: DatasetAudit) -> str:
     dropped = ", ".join(f"{n} {reason}" for reason, n in sorted(audit.dropped.items(), key=lambda kv: -kv[1]))
+    n_dropped = sum(audit.dropped.values())
+    counts = f"rows in: {audit.rows_in}  kept: {audit.rows_out}  dropped: {n_dropped}"
+    if audit.rows_out + n_dropped != audit.rows_in:  # plug.turns: all, one training row per assistant turn
+        counts = (
+            f"rows in: {audit.rows_in}  training rows (one per trained turn): {audit.rows_out + n_dropped}  "
+            f"kept: {audit.rows_out}  dropped: {n_dropped}"
+        )
     lines = [
         f"== {audit.name}",
-        f"rows in: {audit.rows_in}  kept: {audit.rows_out}  dropped: {audit.rows_in - audit.rows_out}"
-        + (f" ({dropped})" if dropped else ""),
+        counts + (f" ({dropped})" if dropped else ""),
         f"trained tokens: {audit.trained_tokens} of {audit.total_tokens} ({audit.trained_share:.1%})",
     ]
     if audit.too_long:
@@ -173,5 +184,5 @@ def run_audit(config_path: str, num_samples: int = 3) -> AuditOutcome:
     for report in reports:
         result = audit_report(report, tokenizer, cfg.sequence_len, num_samples)
         outcome.texts.append(format_audit(result) + "\n")
-        outcome.failed |= bool(result.problems) or (strict and report.rows_out < report.rows_in)
+        outcome.failed |= bool(result.problems) or (strict and bool(report.dropped))
     return outcome

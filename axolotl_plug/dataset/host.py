@@ -12,7 +12,8 @@ tests/test_dataset_host.py on every supported stack (axolotl 0.19, 0.20 and 0.21
   `chat_template` strategy from the same config. We read its public attributes
   (`prompter.chat_template`, `eot_tokens`, `train_on_eos`, `train_on_eot`,
   `roles_to_train`) and call its public `tokenize_prompt` on one conversation whose
-  assistant content may be a list of `{"text", "train"}` parts.
+  assistant content may be a list of `{"text", "train"}` parts, and whose earlier
+  assistant messages carry `training: false` (`message_field_training: training`).
 - The end-of-turn ids: axolotl counts an `eot_tokens` entry only when it encodes to
   exactly one token; `end_of_turn` derives the same set from `eot_tokens`.
 - `axolotl.utils.chat_templates.get_chat_template_from_config`: the template a config
@@ -54,7 +55,10 @@ class StockStrategy:
         from axolotl.prompt_strategies.chat_template import StrategyLoader
 
         self.tokenizer = tokenizer
-        self.strategy = StrategyLoader()(tokenizer, cfg, {**ds_cfg, "field_messages": "messages"})
+        # a message's own `training` flag (axolotl's message_field_training) keeps a conversation's
+        # earlier assistant turns out of the loss
+        ds_cfg = {**ds_cfg, "field_messages": "messages", "message_field_training": "training"}
+        self.strategy = StrategyLoader()(tokenizer, cfg, ds_cfg)
         self.train_on_inputs = bool(cfg.get("train_on_inputs"))
 
     @property

@@ -22,8 +22,9 @@ REASONING_KEY = "reasoning_content"  # the final message's thinking (dataset/thi
 class RowError(ValueError):
     """A row that cannot become a PLUG conversation; `field` names the culprit column."""
 
-    def __init__(self, field: str, problem: str):
-        super().__init__(f"field {field!r}: {problem}")
+    def __init__(self, field: str, problem: str, where: str = ""):
+        # `where`: the place inside the field (`message 3, assistant`), kept out of the counted reason
+        super().__init__(f"field {field!r}" + (f" ({where})" if where else "") + f": {problem}")
         self.field = field
         self.problem = problem
 
@@ -51,6 +52,8 @@ class Conversation:
     # character spans inside the assistant content that carry loss
     trained: list[tuple[int, int]]
     train_reasoning: bool = True
+    # in a conversation row, which assistant turn is trained (1-based); 0 for a single-turn row
+    turn: int = 0
 
     @property
     def answer(self) -> str:
@@ -171,15 +174,9 @@ def prebuilt_trained_spans(
     return trained_spans(len(answer), (section.header_start, end), config)
 
 
-def build_conversation(
-    row: Mapping[str, Any], config: PlugConfig, layout: tuple[str, str] | None = None
-) -> Conversation:
-    """Turn one PLUG row into a conversation. Raises RowError naming the bad field.
-
-    A pre-built row (`plug.prebuilt`) brings its whole answer in `response`; otherwise
-    the answer is laid out from the pivot and target columns."""
+def _row_format(row: Mapping[str, Any], config: PlugConfig) -> tuple[str, AnswerFormat]:
+    """The row's target language and the answer format for it."""
     fields = config.fields
-    strip = config.strip_fields
     lang = _text(row, fields.lang, required=False) or config.target_language
     if not lang:
         raise RowError(fields.lang, "no target language: set plug.target_language or give rows a language column")
@@ -190,7 +187,65 @@ def build_conversation(
         raise RowError(fields.lang, str(exc)) from None
     if answer_format.target.code == answer_format.pivot.code:
         raise RowError(fields.lang, f"target language {lang!r} is the pivot language")
+    return lang, answer_format
 
+
+def _laid_out(
+    response: str,
+    pivot_instruction: str | None,
+    pivot_response: str | None,
+    answer_format: AnswerFormat,
+    config: PlugConfig,
+    layout: tuple[str, str] | None,
+) -> tuple[str, str | None, list[tuple[int, int]]]:
+    """(content, reasoning or None, trained spans of the content) of an answer laid out
+    from its target and pivot texts."""
+    content, spans = lay_out_answer(
+        response, pivot_instruction, pivot_response, answer_format, layout or layout_source(config)
+    )
+    target_start = spans.get("target_response_header", spans["target_response"])[0]
+    trained = trained_spans(len(content), (target_start, spans["target_response"][1]), config)
+    if answer_format.reasoning:  # the pivot sections as laid out, then the target response without its header
+        return response, content[:target_start].strip(), [(0, len(response))]
+    return content, None, trained
+
+
+def _conversation(
+    history: list[dict[str, str]],
+    lang: str,
+    content: str,
+    reasoning: str | None,
+    trained: list[tuple[int, int]],
+    config: PlugConfig,
+    turn: int = 0,
+) -> Conversation:
+    if reasoning is None:
+        return Conversation([*history, {"role": "assistant", "content": content}], lang, trained, turn=turn)
+    message = {"role": "assistant", REASONING_KEY: reasoning, "content": content}
+    return Conversation([*history, message], lang, trained, train_reasoning=pivot_is_trained(config), turn=turn)
+
+
+def build_conversations(
+    row: Mapping[str, Any], config: PlugConfig, layout: tuple[str, str] | None = None
+) -> list[Conversation]:
+    """The conversations one row trains: one for a single-turn row; for a conversation
+    row (`plug.fields.messages`), one per trained assistant turn (`plug.turns`). Raises
+    RowError naming the bad field."""
+    if row.get(config.fields.messages) is None:
+        return [build_conversation(row, config, layout)]
+    return conversation_turns(row, config, layout)
+
+
+def build_conversation(
+    row: Mapping[str, Any], config: PlugConfig, layout: tuple[str, str] | None = None
+) -> Conversation:
+    """Turn one single-turn PLUG row into a conversation. Raises RowError naming the bad field.
+
+    A pre-built row (`plug.prebuilt`) brings its whole answer in `response`; otherwise
+    the answer is laid out from the pivot and target columns."""
+    fields = config.fields
+    strip = config.strip_fields
+    lang, answer_format = _row_format(row, config)
     instruction = _text(row, fields.instruction, strip=strip)
     response = _text(row, fields.response, strip=strip)
     reasoning = None
@@ -206,19 +261,89 @@ def build_conversation(
             pivot_response = _text(row, fields.pivot_response, strip=strip)
             if config.include_pivot_instruction:
                 pivot_instruction = _text(row, fields.pivot_instruction, strip=strip)
-        content, spans = lay_out_answer(
-            response, pivot_instruction, pivot_response, answer_format, layout or layout_source(config)
+        content, reasoning, trained = _laid_out(
+            response, pivot_instruction, pivot_response, answer_format, config, layout
         )
-        target_start = spans.get("target_response_header", spans["target_response"])[0]
-        trained = trained_spans(len(content), (target_start, spans["target_response"][1]), config)
-        if answer_format.reasoning:  # the pivot sections as laid out, then the target response without its header
-            reasoning, content = content[:target_start].strip(), response
-            trained = [(0, len(content))]
     # the same opening as prompt_messages, with the languages this row already resolved
     system = _text(row, fields.system, required=False, strip=strip) or system_prompt(config, answer_format)
-    messages = opening(instruction, system)
-    if reasoning is None:
-        messages.append({"role": "assistant", "content": content})
-        return Conversation(messages, lang, trained)
-    messages.append({"role": "assistant", REASONING_KEY: reasoning, "content": content})
-    return Conversation(messages, lang, trained, train_reasoning=pivot_is_trained(config))
+    return _conversation(opening(instruction, system), lang, content, reasoning, trained, config)
+
+
+def _message_text(message: Mapping[str, Any], key: str, field: str, where: str, strip: bool) -> str:
+    """A message's text under `key`; a problem is raised as the messages field's, at `where`."""
+    try:
+        return _text(message, key, strip=strip)
+    except RowError as exc:
+        if exc.problem in ("missing", "empty"):
+            problem = f"{exc.problem} {key}"
+        elif exc.problem.startswith("expected text"):
+            problem = f"{key} not text ({exc.problem})"
+        else:
+            problem = f"{key} {exc.problem}"
+        raise RowError(field, problem, where) from None
+
+
+def read_messages(row: Mapping[str, Any], config: PlugConfig) -> list[Mapping[str, Any]]:
+    """A conversation row's messages, checked: an optional system message, then user and
+    assistant messages in turn, ending with an assistant message, each with text."""
+    field, strip = config.fields.messages, config.strip_fields
+    messages = row[field]
+    if not isinstance(messages, list) or not messages:
+        raise RowError(field, f"expected a list of messages, got {type(messages).__name__} {messages!r:.60}")
+    start = 1 if isinstance(messages[0], Mapping) and messages[0].get("role") == "system" else 0
+    for i, message in enumerate(messages):
+        if not isinstance(message, Mapping):
+            raise RowError(field, f"expected a message with role and content, got {message!r:.60}", f"message {i}")
+        expected = "system" if i < start else ("user", "assistant")[(i - start) % 2]
+        if message.get("role") != expected:
+            raise RowError(field, f"role {message.get('role')!r} out of order (expected {expected!r})", f"message {i}")
+        _message_text(message, "content", field, f"message {i}, {expected}", strip)
+    if len(messages) == start:
+        raise RowError(field, "no user message")
+    if messages[-1].get("role") != "assistant":
+        raise RowError(field, "ends with a user message (nothing to train)", f"message {len(messages) - 1}")
+    return messages
+
+
+def conversation_turns(
+    row: Mapping[str, Any], config: PlugConfig, layout: tuple[str, str] | None = None
+) -> list[Conversation]:
+    """The trained turns of a conversation row: the last assistant turn, or each of them
+    (`plug.turns: all`), each laid out as a PLUG answer after a history of earlier turns
+    in their target-language content only, as a client sends them back."""
+    fields, strip = config.fields, config.strip_fields
+    if config.prebuilt:
+        raise RowError(fields.messages, "pre-built answers come in single-turn rows (plug.prebuilt)")
+    lang, answer_format = _row_format(row, config)
+    messages = read_messages(row, config)
+    start = 1 if messages[0]["role"] == "system" else 0
+    system = messages[0]["content"].strip() if start and strip else (messages[0]["content"] if start else None)
+    system = system or _text(row, fields.system, required=False, strip=strip) or system_prompt(config, answer_format)
+    history = [{"role": "system", "content": system}] if system else []
+    answers = [i for i in range(start, len(messages)) if messages[i]["role"] == "assistant"]
+    trained_turns = answers if config.turns == "all" else answers[-1:]
+    conversations = []
+    for i in range(start, len(messages)):
+        message = messages[i]
+        text = _text(message, "content", strip=strip)
+        if i in trained_turns:
+            pivot_instruction = pivot_response = None
+            if config.mode == "plug":
+                where = f"message {i}, the trained assistant turn"
+                pivot_response = _pivot_of(message, fields, where, strip)
+                if config.include_pivot_instruction:
+                    pivot_instruction = _pivot_of(messages[i - 1], fields, f"message {i - 1}, its user turn", strip)
+            content, reasoning, trained = _laid_out(
+                text, pivot_instruction, pivot_response, answer_format, config, layout
+            )
+            turn = answers.index(i) + 1
+            conversations.append(_conversation(history, lang, content, reasoning, trained, config, turn))
+        history = [*history, {"role": message["role"], "content": text}]
+    return conversations
+
+
+def _pivot_of(message: Mapping[str, Any], fields, where: str, strip: bool) -> str:
+    value = message.get(fields.pivot)
+    if value is None or (isinstance(value, str) and (not value or value.isspace())):
+        raise RowError(fields.messages, f"no {fields.pivot!r} (the pivot-language version)", where)
+    return _message_text(message, fields.pivot, fields.messages, where, strip)

@@ -73,6 +73,8 @@ def preference_texts(
     `thinking_key`: the message key the chat template reads the thinking from, in the
     reasoning channel."""
     out: dict[str, str] = {}
+    if row.get(config.fields.messages) is not None:
+        raise RowError(config.fields.messages, "conversation rows are not read under rl: dpo yet (single-turn rows only)")
     for which, name in zip(ANSWERS, names):
         sft, settings = answer_row(row, row.get(name), name, config)
         try:

@@ -25,7 +25,7 @@ from axolotl_plug.args import PlugConfig
 from axolotl_plug.config import plug_config
 from axolotl_plug.dataset.host import DatasetWrappingStrategy, StockStrategy, get_logger
 from axolotl_plug.dataset.labels import answer_offset, content_parts, fast_path_refusal, first_trained, label_tokens
-from axolotl_plug.dataset.layout import Conversation, RowError, build_conversation, check_layout, layout_source
+from axolotl_plug.dataset.layout import Conversation, RowError, build_conversations, check_layout, layout_source
 from axolotl_plug.dataset.offsets import RowEncoder
 from axolotl_plug.dataset.render import ChatRenderer
 from axolotl_plug.dataset.thinking import THINKING_KEYS, ThinkingTemplateError, probe, renamed
@@ -33,7 +33,7 @@ from axolotl_plug.dataset.thinking import THINKING_KEYS, ThinkingTemplateError, 
 LOG = get_logger(__name__)
 
 PLUGIN_NAME = "axolotl_plug.PlugPlugin"
-_ERROR, _REASON, _ROW, _LANG = "plug_error", "plug_reason", "plug_row", "plug_lang"
+_ERROR, _REASON, _ROW, _TURN, _LANG = "plug_error", "plug_reason", "plug_row", "plug_turn", "plug_lang"
 
 
 class PlugDataError(ValueError):
@@ -42,19 +42,18 @@ class PlugDataError(ValueError):
 
 @dataclass
 class DatasetReport:
-    """What happened to one dataset, for `axolotl plug audit`."""
+    """What happened to one dataset, for `axolotl plug audit`. A conversation row with
+    `plug.turns: all` gives a training row per assistant turn: `rows_out` counts those."""
 
     name: str
     config: PlugConfig
     rows_in: int
-    dropped: Counter = field(default_factory=Counter)
+    rows_out: int = 0
+    dropped: Counter = field(default_factory=Counter)  # bad rows (or turns) by reason
     dataset: Dataset | None = None  # input_ids and labels of the kept rows
     rows: list[int] = field(default_factory=list)  # source row index of each kept row
+    turns: list[int] = field(default_factory=list)  # its trained assistant turn (0: a single-turn row)
     langs: list[str] = field(default_factory=list)  # target language of each kept row
-
-    @property
-    def rows_out(self) -> int:
-        return self.rows_in - sum(self.dropped.values())
 
 
 # Set only while the audit runs (`recording_reports`): training keeps nothing.
@@ -118,45 +117,53 @@ class PlugStrategy(DatasetWrappingStrategy):
 
     def _tokenize_batch(self, batch: dict[str, list], indices: list[int]) -> dict[str, list]:
         rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
-        out: dict[str, list] = {k: [] for k in ("input_ids", "attention_mask", "labels", _ERROR, _REASON, _ROW, _LANG)}
-        conversations: list[Conversation | RowError] = []
-        texts: list[str | None] = []
-        for row in rows:
+        keys = ("input_ids", "attention_mask", "labels", _ERROR, _REASON, _ROW, _TURN, _LANG)
+        out: dict[str, list] = {k: [] for k in keys}
+        # one item per training row: a conversation row with `turns: all` gives one per assistant turn
+        items: list[tuple[int, Conversation | RowError]] = []
+        for index, row in zip(indices, rows):
             try:
-                conversation = build_conversation(row, self.config, self.layout)
+                items += [(index, conversation) for conversation in build_conversations(row, self.config, self.layout)]
             except RowError as exc:
-                conversations.append(exc)
+                items.append((index, exc))
+        texts: list[str | None] = []
+        for _, conversation in items:
+            if isinstance(conversation, RowError):
                 texts.append(None)
                 continue
             if self.thinking is not None and conversation.reasoning is not None:
                 conversation.messages[-1] = renamed(conversation.messages[-1], self.thinking.key)
-            conversations.append(conversation)
             texts.append(None if self.fallback_reason else self.render(conversation.messages))
         fast = [i for i, t in enumerate(texts) if t is not None]
         encoded = dict(zip(fast, self.encode([texts[i] for i in fast])))
 
-        for i, (index, conversation) in enumerate(zip(indices, conversations)):
+        for i, (index, conversation) in enumerate(items):
             ids: list[int] = []
             labels: list[int] = []
-            error = None
-            if isinstance(conversation, RowError):
-                error = conversation
-            else:
+            error = conversation if isinstance(conversation, RowError) else None
+            if error is None:
                 ids, labels, first = self._labels(conversation, texts[i], encoded.get(i))
                 if first is None or first >= self.sequence_len:
-                    error = RowError(
-                        self.config.fields.instruction,
-                        f"no trainable token within sequence_len={self.sequence_len} "
-                        f"(the prompt alone is {first if first is not None else len(ids)} tokens)",
-                    )
+                    error = self._too_long(conversation, first if first is not None else len(ids))
             out["input_ids"].append([] if error else ids)
             out["labels"].append([] if error else labels)
             out["attention_mask"].append([] if error else [1] * len(ids))
             out[_ERROR].append(str(error) if error else "")
             out[_REASON].append(error.reason if error else "")
             out[_ROW].append(index)
+            out[_TURN].append(0 if isinstance(conversation, RowError) else conversation.turn)
             out[_LANG].append("" if isinstance(conversation, RowError) else conversation.lang)
         return out
+
+    def _too_long(self, conversation: Conversation, prompt_tokens: int) -> RowError:
+        problem = f"no trainable token within sequence_len={self.sequence_len}"
+        if not conversation.turn:
+            return RowError(self.config.fields.instruction, f"{problem} (the prompt alone is {prompt_tokens} tokens)")
+        return RowError(
+            self.config.fields.messages,
+            f"{problem} (the conversation up to this turn is {prompt_tokens} tokens)",
+            f"assistant turn {conversation.turn}",
+        )
 
     def _labels(self, conversation: Conversation, text, encoding) -> tuple[list[int], list[int], int | None]:
         """(input_ids, labels, index of the first trained token): from the offsets of
@@ -172,8 +179,15 @@ class PlugStrategy(DatasetWrappingStrategy):
                 return (ids, *label_tokens(ids, offsets, answer, spans, self.end_of_turn))
             self._log_fallback_once("the chat template does not copy the answer verbatim")
         content = content_parts(conversation.answer, conversation.trained)
-        ids, labels = self.stock.tokenize(conversation.messages[:-1] + [{"role": "assistant", "content": content}])
+        ids, labels = self.stock.tokenize(self._history(conversation) + [{"role": "assistant", "content": content}])
         return ids, labels, first_trained(labels)
+
+    def _history(self, conversation: Conversation) -> list[dict]:
+        """The messages before the trained turn, for axolotl's stock strategy: earlier
+        assistant turns are history, not trained (unless train_on_inputs trains all input)."""
+        if self.stock.train_on_inputs:
+            return conversation.messages[:-1]
+        return [{**m, "training": False} if m["role"] == "assistant" else m for m in conversation.messages[:-1]]
 
     def _reasoning_labels(self, conversation: Conversation, text, encoding) -> tuple[list[int], list[int], int | None]:
         """Labels of a reasoning-channel conversation: everything the model writes after
@@ -197,7 +211,7 @@ class PlugStrategy(DatasetWrappingStrategy):
         if not conversation.train_reasoning:
             message["content"] = [{"text": answer, "train": True}]
             message[THINKING_KEYS[0]] = [{"text": thinking, "train": False}]
-        ids, labels = self.stock.tokenize(messages[:-1] + [message])
+        ids, labels = self.stock.tokenize(self._history(conversation) + [message])
         return ids, labels, first_trained(labels)
 
     def _log_fallback_once(self, reason: str) -> None:
@@ -228,7 +242,7 @@ class PlugStrategy(DatasetWrappingStrategy):
             new_fingerprint=self.fingerprint(),
             desc=f"PLUG: tokenizing {self.name}",
         )
-        return self._settle_bad_rows(tokenized)
+        return self._settle_bad_rows(tokenized, len(dataset))
 
     def fingerprint(self) -> str:
         """What the tokenized dataset depends on besides its rows, hashed: the name of
@@ -242,8 +256,8 @@ class PlugStrategy(DatasetWrappingStrategy):
         parts += [self.tokenizer.name_or_path, len(self.tokenizer), self.render.chat_template]
         return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:32]
 
-    def _settle_bad_rows(self, tokenized: Dataset) -> Dataset:
-        report = DatasetReport(self.name, self.config, len(tokenized))
+    def _settle_bad_rows(self, tokenized: Dataset, rows_in: int) -> Dataset:
+        report = DatasetReport(self.name, self.config, rows_in)
         errors = tokenized[_ERROR]
         bad = [i for i, error in enumerate(errors) if error]
         if bad and self.config.on_bad_row == "error":
@@ -251,25 +265,35 @@ class PlugStrategy(DatasetWrappingStrategy):
             listed = "\n".join(f"  row {row}: {error}" for row, error in zip(rows[_ROW], rows[_ERROR]))
             more = f"\n  ... and {len(bad) - 10} more" if len(bad) > 10 else ""
             raise PlugDataError(
-                f"PLUG dataset {self.name}: {len(bad)} of {len(tokenized)} rows cannot be used "
+                f"PLUG dataset {self.name}: {len(bad)} of {len(tokenized)} {self._unit()} cannot be used "
                 f"(rows are 0-based):\n{listed}{more}\n"
                 "Fix the data, or set `plug.on_bad_row: skip` to drop such rows and count them."
             )
         if bad:
             report.dropped = Counter(tokenized.select(bad)[_REASON])
             keep = sorted(set(range(len(tokenized))) - set(bad))
-            tokenized = tokenized.select(keep)
             LOG.warning(
-                f"PLUG dataset {self.name}: skipped {len(bad)} of {report.rows_in} rows: "
+                f"PLUG dataset {self.name}: skipped {len(bad)} of {len(tokenized)} {self._unit()}: "
                 + ", ".join(f"{n} {reason}" for reason, n in report.dropped.most_common())
             )
+            tokenized = tokenized.select(keep)
+        report.rows_out = len(tokenized)
+        if len(tokenized) + len(bad) != rows_in:
+            LOG.info(
+                f"PLUG dataset {self.name}: {rows_in} rows gave {len(tokenized) + len(bad)} training rows, "
+                f"one per trained assistant turn (plug.turns: {self.config.turns}); {len(tokenized)} kept"
+            )
         if _recorded is not None:
-            report.rows, report.langs = tokenized[_ROW], tokenized[_LANG]
-        tokenized = tokenized.remove_columns([_ERROR, _REASON, _ROW, _LANG])
+            report.rows, report.turns, report.langs = tokenized[_ROW], tokenized[_TURN], tokenized[_LANG]
+        tokenized = tokenized.remove_columns([_ERROR, _REASON, _ROW, _TURN, _LANG])
         if _recorded is not None:
             report.dataset = tokenized
             _recorded.append(report)
         return tokenized
+
+    def _unit(self) -> str:
+        """What the counts count: rows, or training rows when conversations were expanded."""
+        return "rows" if self.config.turns == "last" else "training rows (conversation turns)"
 
 
 def template_name(cfg, ds_cfg: dict[str, Any]) -> str:
