@@ -38,7 +38,8 @@ VLLM_VENV := .venv-vllm
 SGLANG_VERSION ?= 0.5.23
 SGLANG_VENV := .venv-sglang
 
-.PHONY: dist lint format docs install test demo test-vllm test-sglang demo-model clean test-axolotl-0.20 test-axolotl-0.21 demo-axolotl-0.21 tokenizer-fixtures python312
+.PHONY: dist lint format docs install test demo test-vllm test-sglang demo-model clean test-axolotl-0.20 test-axolotl-0.21 demo-axolotl-0.21 tokenizer-fixtures python312 \
+	install-axolotl-0.20 install-axolotl-0.21 install-vllm install-sglang
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -85,6 +86,17 @@ python312:
 
 test-axolotl-0.20: python312
 	$(MAKE) test $(STACK_0_20)
+
+# each stack's or engine's venv alone (.ci/run installs the next one while the tests of the last run)
+install-axolotl-0.20: python312
+	$(MAKE) install $(STACK_0_20)
+
+install-axolotl-0.21: python312
+	$(MAKE) install $(STACK_0_21)
+
+install-vllm: $(VLLM_VENV)/.installed-$(VLLM_VERSION)
+
+install-sglang: $(SGLANG_VENV)/.installed-$(SGLANG_VERSION)
 
 test-axolotl-0.21: python312
 	$(MAKE) test $(STACK_0_21)

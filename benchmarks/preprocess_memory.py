@@ -1,6 +1,6 @@
 """Peak memory of `axolotl preprocess` on many PLUG rows (target: under 4 GB).
 
-    python -m benchmarks.preprocess_memory [--rows 200000] [--num-proc 2] [--stock]
+    python -m benchmarks.preprocess_memory [--rows 200000] [--num-proc 2] [--stock] [--conversations]
 
 Writes ROWS mixed-language PLUG rows (the demo rows, answers lengthened) to a JSONL file,
 runs the real `axolotl preprocess` on the demo model's tokenizer with
@@ -8,7 +8,10 @@ runs the real `axolotl preprocess` on the demo model's tokenizer with
 and the map workers) every 0.2 s. Prints the peak summed PSS (the memory the tree really
 occupies), the peak summed RSS (shared pages counted once per process) and the largest
 single process. `--stock` runs the same conversations through axolotl's stock
-`chat_template` type instead, for comparison.
+`chat_template` type instead, for comparison. `--conversations`: ROWS three-turn
+conversation rows (benchmarks/preprocess_conversations.py) expanded with `plug.turns: all`
+into three training rows each (with `--stock`, the expanded conversations, history marked
+`training: false`).
 """
 
 from __future__ import annotations
@@ -55,34 +58,48 @@ def main() -> None:
     parser.add_argument(
         "--stock", action="store_true", help="Use axolotl's chat_template type on the same conversations."
     )
+    parser.add_argument(
+        "--conversations", action="store_true", help="Three-turn conversation rows, every turn trained."
+    )
     args = parser.parse_args()
 
     from axolotl_plug.args import PlugConfig
-    from axolotl_plug.dataset.layout import build_conversation
+    from axolotl_plug.dataset.layout import build_conversations
     from axolotl_plug.demo import convert_demo_model
+    from benchmarks.preprocess_conversations import build_conversation_rows
+
+    settings = {"pivot_language": "en", "turns": "all"}
 
     convert_demo_model(args.model)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         data = tmp / "rows.jsonl"
         with open(data, "w", encoding="utf-8") as handle:
-            for row in build_rows(args.rows):
-                if args.stock:
-                    row = {"messages": build_conversation(row, PlugConfig()).messages}
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            for row in build_conversation_rows(args.rows) if args.conversations else build_rows(args.rows):
+                if not args.stock:
+                    handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+                    continue
+                for c in build_conversations(row, PlugConfig(**settings)):
+                    history = [{**m, "training": False} if m["role"] == "assistant" else m for m in c.messages[:-1]]
+                    handle.write(json.dumps({"messages": [*history, c.messages[-1]]}, ensure_ascii=False) + "\n")
         dataset = (
-            {"path": str(data), "type": "chat_template", "field_messages": "messages"}
+            {
+                "path": str(data),
+                "type": "chat_template",
+                "field_messages": "messages",
+                "message_field_training": "training",
+            }
             if args.stock
             else {"path": str(data), "type": "plug"}
         )
         config = {
             "base_model": args.model,
             "plugins": ["axolotl_plug.PlugPlugin"],
-            "plug": {"pivot_language": "en"},
+            "plug": settings,
             "datasets": [dataset],
             "dataset_prepared_path": str(tmp / "prepared"),
             "output_dir": str(tmp / "out"),
-            "sequence_len": 1024,
+            "sequence_len": 4096 if args.conversations else 1024,
             "sample_packing": False,
             "dataset_num_proc": args.num_proc,
             "micro_batch_size": 1,
@@ -120,7 +137,8 @@ def main() -> None:
         prepared = sum(f.stat().st_size for f in (tmp / "prepared").rglob("*") if f.is_file())
     gib = 1024**3
     print(
-        f"{args.rows} rows, {'stock chat_template' if args.stock else 'PLUG'} type, "
+        f"{args.rows} {'three-turn conversations (turns: all)' if args.conversations else 'rows'}, "
+        f"{'stock chat_template' if args.stock else 'PLUG'} type, "
         f"dataset_num_proc {args.num_proc}: preprocess took {seconds:.0f} s, "
         f"prepared dataset {prepared / gib:.2f} GiB"
     )
