@@ -299,8 +299,9 @@ class PlugStrategy(DatasetWrappingStrategy):
 def template_name(cfg, ds_cfg: dict[str, Any]) -> str:
     """The chat template a dataset trains with, as its config names it."""
     name = ds_cfg.get("chat_template") or cfg.get("chat_template")
-    if plug_config(cfg).chat_template:
-        return repr(plug_config(cfg).chat_template) + " (plug.chat_template)"
+    ours = plug_config(cfg).chat_template
+    if ours:
+        return repr(ours) + " (plug.chat_template)"
     if name == "jinja":
         return "chat_template_jinja"
     return f"{name!r} (chat_template)" if name and name != "tokenizer_default" else "the tokenizer's own"
