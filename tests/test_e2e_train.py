@@ -16,6 +16,11 @@ from tests.helpers.commands import run_axolotl
 from tests.helpers.models import cpu_config, load_config
 from tests.helpers.rows import REPO, ROWS, write_jsonl
 
+CONVERSATION = [  # (user, its English version, assistant, its English version)
+    ("你好。", "Hello.", "你好！", "Hi!"),
+    ("你是谁？", "Who are you?", "我是助手。", "I am an assistant."),
+    ("再见。", "Goodbye.", "再见！", "Goodbye!"),
+]
 PLUG_KEYS = ["format_ok", "target_lang_ok", "pivot_lang_ok", "pivot_leak", "target_chars", "pivot_chars", "chrf"]
 
 
@@ -23,9 +28,16 @@ def test_axolotl_train_with_eval_callback_and_saved_template(plug_trained, tmp_p
     """One real `axolotl train` run, continuing the PLUG-trained test model at a learning
     rate too small to change its answers: the evaluation callback logs every plug/ key
     (per language too) with the values their definitions give on the answers of its step
-    files; the saved tokenizer carries plug_tulu."""
+    files; the saved tokenizer carries plug_tulu. The data mixes single-turn rows with a
+    three-turn conversation, every assistant turn trained (`turns: all`)."""
     _, trained_dir, _ = plug_trained
-    data = write_jsonl(tmp_path / "rows.jsonl", ROWS * 3)
+    messages = []
+    for user, pivot_user, assistant, pivot_assistant in CONVERSATION:
+        messages += [
+            {"role": "user", "content": user, "pivot": pivot_user},
+            {"role": "assistant", "content": assistant, "pivot": pivot_assistant},
+        ]
+    data = write_jsonl(tmp_path / "rows.jsonl", [*ROWS * 3, {"lang": "zh", "messages": messages}])
     bench = write_jsonl(
         tmp_path / "bench.jsonl",
         [
@@ -36,6 +48,7 @@ def test_axolotl_train_with_eval_callback_and_saved_template(plug_trained, tmp_p
     plug = {
         "target_language": "zh",
         "chat_template": "plug_tulu",
+        "turns": "all",
         "eval": {"instructions": str(bench), "num_samples": 3, "max_new_tokens": 120, "batch_size": 2},
     }
     cfg = cpu_config(
@@ -48,6 +61,7 @@ def test_axolotl_train_with_eval_callback_and_saved_template(plug_trained, tmp_p
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
     logged = result.stdout + result.stderr
+    assert f"{len(ROWS) * 3 + 1} rows gave {len(ROWS) * 3 + 3} training rows, one per trained assistant turn" in logged
     for key in PLUG_KEYS:
         assert f"'plug/{key}'" in logged, key
         assert f"'plug/ko/{key}'" in logged, key  # the three prompts mix zh, ko and it
@@ -80,30 +94,6 @@ def test_axolotl_train_with_eval_callback_and_saved_template(plug_trained, tmp_p
         add_generation_prompt=True,
     )
     assert prompt == "<s><|system|>\nS\n<|user|>\nU\n<|assistant|>\n"
-    assert (tmp_path / "out" / "model.safetensors").is_file()
-
-
-def test_axolotl_train_on_single_turn_and_conversation_rows(tiny_model_dir, tmp_path):
-    """The real `axolotl train` on one dataset that mixes single-turn rows with a
-    three-turn conversation, every assistant turn trained (`turns: all`)."""
-    turns = [("你好。", "Hello.", "你好！", "Hi!"), ("你是谁？", "Who are you?", "我是助手。", "I am an assistant.")]
-    turns.append(("再见。", "Goodbye.", "再见！", "Goodbye!"))
-    messages = []
-    for user, pivot_user, assistant, pivot_assistant in turns:
-        messages += [
-            {"role": "user", "content": user, "pivot": pivot_user},
-            {"role": "assistant", "content": assistant, "pivot": pivot_assistant},
-        ]
-    rows = [*ROWS, {"lang": "zh", "messages": messages}]
-    data = write_jsonl(tmp_path / "mixed.jsonl", rows)
-    cfg = cpu_config(tiny_model_dir, tmp_path, data, {"target_language": "zh", "turns": "all"}, max_steps=3)
-    path = tmp_path / "train.yml"
-    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
-    result = run_axolotl("train", str(path))
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    logged = result.stdout + result.stderr
-    assert f"{len(ROWS) + 1} rows gave {len(ROWS) + 3} training rows, one per trained assistant turn" in logged
-    assert re.search(r"'loss': '?[\d.]+", logged)  # it trained
     assert (tmp_path / "out" / "model.safetensors").is_file()
 
 
