@@ -255,3 +255,31 @@ def test_dpo_refuses_a_conversation_row_with_the_reason():
     assert str(refused.value) == (
         "field 'messages': conversation rows are not read under rl: dpo yet (single-turn rows only)"
     )
+
+
+def test_the_conversation_example_trains_every_turn(tiny_model_dir, tmp_path, monkeypatch):
+    """example_configs/plug_conversations_zh.yml on its data, the model swapped for the
+    test's: one training row per assistant turn, each training exactly that turn's PLUG
+    answer (its English instruction and response, then the Chinese answer)."""
+    import json
+
+    from tests.helpers.rows import REPO
+
+    monkeypatch.chdir(REPO)
+    raw = yaml.safe_load((REPO / "example_configs/plug_conversations_zh.yml").read_text(encoding="utf-8"))
+    raw.update(base_model=str(tiny_model_dir), output_dir=str(tmp_path / "out"), adapter=None)
+    raw.update(dataset_prepared_path=str(tmp_path / "prepared"), bf16=False, tf32=False, gradient_checkpointing=False)
+    dataset, tokenizer = tokenize_with_axolotl(raw)
+    rows = [
+        json.loads(line) for line in (REPO / "example_configs/data/conversations_zh.jsonl").read_text().splitlines()
+    ]
+    turns = [
+        (m, row["messages"][i - 1]) for row in rows for i, m in enumerate(row["messages"]) if m["role"] == "assistant"
+    ]
+    assert len(dataset) == len(turns) == 7
+    expected = sorted(
+        f"English instruction:\n{question['pivot']}\n\nEnglish response:\n{answer['pivot']}\n\n"
+        f"中文回复：\n{answer['content']}{tokenizer.eos_token}"
+        for answer, question in turns
+    )
+    assert sorted(run for row in dataset for run in trained_runs(row, tokenizer)) == expected  # axolotl shuffles

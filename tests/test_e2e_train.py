@@ -160,6 +160,7 @@ def test_there_are_paper_baseline_lora_and_demo_configs():
         "plug_dpo_zh.yml",
         "plug_zh_fsdp.yml",
         "plug_qwen3_zh.yml",
+        "plug_conversations_zh.yml",
     } <= names
 
 
