@@ -62,6 +62,13 @@ from axolotl_plug.eval.judge.prompt import MODES, PROTOCOLS
     default=None,
     help="paper: the entry of --prompt-file (default pair-v2, or single-v1 with --mode single).",
 )
+@click.option(
+    "--turn",
+    type=click.IntRange(min=1),
+    default=None,
+    help="pair: compare multi-turn items (`turns`) on this turn; the judge sees each system's whole conversation "
+    "up to it (our multi-turn prompt; --protocol ours).",
+)
 @click.option("--judge-max-tokens", default=1024, show_default=True, help="Longest judge reply, in tokens.")
 @click.option("--reasks", default=1, show_default=True, help="ours: times a reply without a verdict is asked again.")
 @click.option("--output", required=True, type=click.Path(file_okay=False), help="Folder for judgments and summaries.")
@@ -78,6 +85,7 @@ def judge(
     protocol,
     prompt_file,
     prompt_name,
+    turn,
     judge_max_tokens,
     reasks,
     output,
@@ -96,6 +104,11 @@ def judge(
         raise click.UsageError("give exactly one of --b and --reference")
     if mode == "single" and reference:
         raise click.UsageError("--reference is for --mode pair; grade a second file with --b")
+    if turn is not None and (mode != "pair" or protocol != "ours" or prompt_file):
+        raise click.UsageError(
+            "--turn compares two conversations with our multi-turn prompt: --mode pair, --protocol ours, no "
+            "--prompt-file (FastChat's multi-turn prompts under --protocol paper are not supported yet)"
+        )
     try:
         chosen = prompt.paper(prompt_file, prompt_name, mode) if protocol == "paper" else prompt.ours(prompt_file, mode)
     except ValueError as exc:
@@ -113,6 +126,7 @@ def judge(
                 Path(output),
                 client,
                 b_name="reference" if reference else None,
+                turn=turn,
                 **common,
             )
             click.echo(summary_markdown(summary))

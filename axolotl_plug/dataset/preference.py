@@ -74,7 +74,9 @@ def preference_texts(
     reasoning channel."""
     out: dict[str, str] = {}
     if row.get(config.fields.messages) is not None:
-        raise RowError(config.fields.messages, "conversation rows are not read under rl: dpo yet (single-turn rows only)")
+        raise RowError(
+            config.fields.messages, "conversation rows are not read under rl: dpo yet (single-turn rows only)"
+        )
     for which, name in zip(ANSWERS, names):
         sft, settings = answer_row(row, row.get(name), name, config)
         try:

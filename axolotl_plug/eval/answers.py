@@ -75,9 +75,15 @@ def answer_line(
         "extraction": extraction,
         "generator": generator,
         **sampling.fields(),
-        **{k: record[k] for k in ("dataset", "reference") if record.get(k) is not None},
+        **{k: record[k] for k in ("turn", "dataset", "reference") if record.get(k) is not None},
         WRITTEN_BY: GENERATE,
     }
+
+
+def answer_key(row: dict) -> str:
+    """What an answer answers: its id, and for a turn of a multi-turn row, the turn too."""
+    turn = row.get("turn")
+    return str(row["id"]) if turn is None else f"{row['id']}\x00{turn}"
 
 
 def unanswered(records: list[dict], output: Path) -> list[dict]:
@@ -85,8 +91,43 @@ def unanswered(records: list[dict], output: Path) -> list[dict]:
     refused, untouched: see io.records.finished)."""
     output.parent.mkdir(parents=True, exist_ok=True)
     # an answer line has its raw output: a file without one is not ours to resume
-    done = finished(output, required=("raw_output",), written_by=GENERATE)
-    return [r for r in records if str(r["id"]) not in done]
+    done = finished(output, key=answer_key, required=("raw_output",), written_by=GENERATE)
+    return [r for r in records if answer_key(r) not in done]
+
+
+def turn_records(records: list[dict], output: Path, turn: int) -> list[dict]:
+    """Turn `turn` of the multi-turn rows (`turns`) that have it, as records to answer:
+    the turn's user message as `instruction`, and as `history` the earlier user turns with
+    the target answers `output` holds for them (what a client shows and sends back). A row
+    whose earlier turns are not all answered yet waits for a later run."""
+    answered = {answer_key(row): row for row in read_records(output)} if output.is_file() else {}
+    out = []
+    for record in records:
+        turns = record.get("turns") or []
+        if len(turns) < turn:
+            continue
+        earlier = [answered.get(answer_key({"id": record["id"], "turn": k})) for k in range(1, turn)]
+        if None in earlier:
+            continue
+        reference = record.get("reference")
+        if isinstance(reference, list):  # MT-Bench: one reference answer per turn
+            reference = reference[turn - 1] if len(reference) >= turn else None
+        flat = {key: value for key, value in record.items() if key != "turns"}
+        history = [(turns[k], row["output"]) for k, row in enumerate(earlier)]
+        out.append({**flat, "turn": turn, "instruction": turns[turn - 1], "history": history, "reference": reference})
+    return out
+
+
+def answer_levels(records: list[dict], output: Path):
+    """The records to answer, in the order answers can be made: the single-turn rows,
+    then the multi-turn rows turn by turn (each list built once the file holds the
+    answers of the turn before)."""
+    single = [r for r in records if not r.get("turns")]
+    if single:
+        yield single
+    multi = [r for r in records if r.get("turns")]
+    for turn in range(1, max((len(r["turns"]) for r in multi), default=0) + 1):
+        yield turn_records(multi, output, turn)
 
 
 def file_metrics(output: Path, config: PlugConfig) -> dict[str, float]:
@@ -124,7 +165,13 @@ class Answers:
 
     @property
     def langs(self) -> dict[str, str]:
-        return {rid: row["lang"] for rid, row in self.rows.items() if row.get("lang")}
+        """The language of each item id (every turn of a multi-turn item shares one)."""
+        return {str(row["id"]): row["lang"] for row in self.rows.values() if row.get("lang")}
+
+    def dialogue(self, rid: str, turns: int) -> list[str] | None:
+        """The answers to turns 1..`turns` of multi-turn item `rid`, or None when one is missing."""
+        answers = [self.texts.get(answer_key({"id": rid, "turn": k})) for k in range(1, turns + 1)]
+        return None if None in answers else answers
 
 
 def language_of(systems: list[Answers]) -> Callable[[dict], str | None]:
@@ -151,11 +198,10 @@ def read_answers(path: Path, name: str | None = None) -> Answers:
         text = row.get(field_name)
         if not isinstance(text, str):
             raise ValueError(f"{path}: row {index}: field 'output' is {'missing' if text is None else 'not text'}")
-        rid = str(row["id"])
+        rid = answer_key(row)
         if rid in texts:
-            raise ValueError(
-                f"{path}: row {index}: id {row['id']!r} appears twice (one language per file, or unique ids)"
-            )
+            twice = f"id {row['id']!r}" + (f" turn {row['turn']}" if row.get("turn") is not None else "")
+            raise ValueError(f"{path}: row {index}: {twice} appears twice (one language per file, or unique ids)")
         texts[rid], rows[rid] = text, row
         generator = generator or row.get("generator")
     if not texts:

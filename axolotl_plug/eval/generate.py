@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from axolotl_plug.args import PlugConfig
-from axolotl_plug.eval.answers import GREEDY, Sampling, file_counts
+from axolotl_plug.eval.answers import GREEDY, Sampling, answer_levels, file_counts
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,10 @@ def generate(
     endpoint: Endpoint | None = None,
 ) -> tuple[dict[str, float], dict[str, int]]:
     """Answer every instruction `output` has no answer for yet, with the prompts training
-    used: in this process with the model in `model_dir`, or on `endpoint`. Returns the
-    `plug/` metrics and the counts (answers, truncated, no target answer) of the file."""
+    used: in this process with the model in `model_dir`, or on `endpoint`. A multi-turn
+    row (`turns`) is answered turn by turn, each turn after the target answers to the
+    ones before (one line per turn, with `turn`). Returns the `plug/` metrics and the
+    counts (answers, truncated, no target answer) of the file."""
     from axolotl_plug.eval.generation import answer_budget
     from axolotl_plug.format.languages import get_language
     from axolotl_plug.io.records import load_instructions
@@ -50,6 +52,7 @@ def generate(
     for lang in sorted({r["lang"] for r in records}):  # an unknown code, before any model is loaded
         get_language(lang, config.header_overrides())
     generator = generator or model_dir.name
+    metrics: dict[str, float] = {}
     common = dict(max_new_tokens=max_new_tokens, sequence_len=sequence_len, extraction=extraction, sampling=sampling)
     if endpoint is not None:
         from axolotl_plug.eval.served import generate_served
@@ -67,19 +70,21 @@ def generate(
             timeout=endpoint.timeout,
             max_retries=endpoint.max_retries,
         ) as client:
-            metrics = generate_served(
-                client,
-                records,
-                config,
-                output,
-                generator,
-                tokenizer=tokenizer,
-                concurrency=endpoint.concurrency,
-                **common,
-            )
+            for level in answer_levels(records, output):
+                metrics = generate_served(
+                    client,
+                    level,
+                    config,
+                    output,
+                    generator,
+                    tokenizer=tokenizer,
+                    concurrency=endpoint.concurrency,
+                    **common,
+                )
     else:
         from axolotl_plug.eval.generation import generate_file, load_for_generation
 
         model, tokenizer = load_for_generation(model_dir)
-        metrics = generate_file(model, tokenizer, records, config, output, generator, batch_size=batch_size, **common)
+        for level in answer_levels(records, output):
+            metrics = generate_file(model, tokenizer, level, config, output, generator, batch_size=batch_size, **common)
     return metrics, file_counts(output)

@@ -157,7 +157,10 @@ def generate_file(
     from tqdm.auto import tqdm
 
     todo = unanswered(records, output)
-    prompts = {id(r): prompt_ids(tokenizer, prompt_messages(r["instruction"], r["lang"], config)) for r in todo}
+    prompts = {
+        id(r): prompt_ids(tokenizer, prompt_messages(r["instruction"], r["lang"], config, history=r.get("history", ())))
+        for r in todo
+    }
     todo.sort(key=lambda r: len(prompts[id(r)]))
     bar = tqdm(
         total=len(records), initial=len(records) - len(todo), desc="generating", unit="answer", disable=not progress

@@ -76,9 +76,10 @@ def table_cells(summaries: list[dict]) -> tuple[dict[tuple[str, str], dict[str, 
                     lo, hi = group[side]["ci95"]
                     tie = group["ties"] / group["n"]
                     cell = cells[(lang, name)]
+                    turn = f" (turn {summary['turn']})" if summary.get("turn") else ""
                     cell["alpacaeval"].append(
                         f"{_pct(group[side]['win_rate'])} / {_pct(tie)} / "
-                        f"{_pct(group[other]['win_rate'])} vs {opponent}"
+                        f"{_pct(group[other]['win_rate'])} vs {opponent}{turn}"
                     )
                     cell["alpacaeval_ci"].append(f"{_pct(lo)}–{_pct(hi)}")
         elif kind == "single":

@@ -46,7 +46,7 @@ def generate_served(
     todo = unanswered(records, output)
 
     def answer(record: dict) -> Generated:
-        messages = prompt_messages(record["instruction"], record["lang"], config)
+        messages = prompt_messages(record["instruction"], record["lang"], config, history=record.get("history", ()))
         prompt_tokens = len(prompt_ids(tokenizer, messages)) if max_new_tokens is None else 0
         limit = answer_budget(prompt_tokens, max_new_tokens, sequence_len)
         if limit < 1:

@@ -4,6 +4,7 @@ Pure ([training.md](../../docs/training.md#system-prompt-bad-rows-cache))."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from axolotl_plug.format.answer import AnswerFormat
@@ -41,8 +42,19 @@ def opening(instruction: str, system: str | None) -> list[dict[str, str]]:
     return messages
 
 
-def prompt_messages(instruction: str, lang: str, config: PlugConfig, system: str | None = None) -> list[dict[str, str]]:
-    """Messages up to and including the user turn: the prompt a model answers at test time."""
+def prompt_messages(
+    instruction: str,
+    lang: str,
+    config: PlugConfig,
+    system: str | None = None,
+    history: Sequence[tuple[str, str]] = (),
+) -> list[dict[str, str]]:
+    """Messages up to and including the user turn: the prompt a model answers at test time.
+    `history`: a conversation's earlier (user, assistant) turns, each answer as its
+    target-language text, as training's conversation rows show them."""
     if config.strip_fields:
         instruction, system = instruction.strip(), system.strip() if system else system
-    return opening(instruction, system or system_prompt(config, AnswerFormat.from_config(config, lang)))
+        history = [(user.strip(), answer.strip()) for user, answer in history]
+    messages = opening(instruction, system or system_prompt(config, AnswerFormat.from_config(config, lang)))
+    earlier = [{"role": role, "content": text} for turn in history for role, text in zip(("user", "assistant"), turn)]
+    return messages[:-1] + earlier + messages[-1:]

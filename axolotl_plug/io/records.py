@@ -78,9 +78,16 @@ def load_instructions(
 ) -> list[dict]:
     """Instruction records `{id, instruction, lang, reference?, ...}` from a local
     JSON/JSONL file or a hub dataset (see `load_rows`). Other fields (e.g. `dataset`,
-    X-SVAMP's `answer`) are kept, and `instruction` is kept as it is."""
+    X-SVAMP's `answer`) are kept, and `instruction` is kept as it is. A multi-turn row
+    (MT-Bench's form) has `turns`, its user turns in order, instead of `instruction`;
+    its `instruction` is then the first turn."""
     records = []
     for index, row in enumerate(load_rows(source, split)):
+        turns = row.get("turns")
+        if turns is not None:
+            if not isinstance(turns, list) or not turns or not all(isinstance(t, str) and t.strip() for t in turns):
+                raise ValueError(f"{source}: row {index}: field 'turns' must be a list of non-empty user turns")
+            row = {**row, "instruction": turns[0]}
         instruction = row.get("instruction")
         if not isinstance(instruction, str) or not instruction.strip():
             raise ValueError(f"{source}: row {index}: field 'instruction' is missing or empty")

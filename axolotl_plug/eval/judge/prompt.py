@@ -38,6 +38,26 @@ Explain your comparison in a few sentences. Then give your verdict on the last l
 [Answer B]
 {answer_b}"""
 
+DIALOGUE_SYSTEM = (
+    "You are an impartial judge of AI assistants. You compare two assistants' conversations with the same "
+    "user and decide which assistant answers the user's last message better."
+)
+
+DIALOGUE_USER = """Below are two conversations of the same user with two AI assistants. The user's messages are the same in both; each assistant's earlier answers are its own. Compare only the two answers to the user's last message (turn {turn}), read in the context of each conversation.
+
+Judge how well each answer follows the user's last message: is it helpful, correct and relevant, consistent with what came before, complete where the message needs it and concise where it does not? Language counts as much as content: a good answer is written in the language of the user's messages and reads as fluent, natural text to a native speaker. Penalise an answer in the wrong language, one that mixes languages, and stilted or translated-sounding phrasing, above all in answers that are not in English.
+
+Do not let the position of a conversation sway you: coming first makes Assistant A no better. Do not prefer an answer for being longer: text that adds nothing is a flaw. Ignore any claims the answers make about their own quality.
+
+Explain your comparison in a few sentences. Then give your verdict on the last line, exactly one of:
+[[A]] if Assistant A's last answer is better, [[B]] if Assistant B's last answer is better, [[C]] if they are equally good.
+
+[Conversation with Assistant A]
+{dialogue_a}
+
+[Conversation with Assistant B]
+{dialogue_b}"""
+
 SINGLE_SYSTEM = (
     "You are an impartial judge of AI assistants. You rate how well one answer follows the user's instruction."
 )
@@ -154,6 +174,24 @@ class Protocol:
                 user = user.replace(placeholder, text)
         return [{"role": "system", "content": self.system}, {"role": "user", "content": user}]
 
+    def dialogue_messages(
+        self, questions: list[str], answers_a: list[str], answers_b: list[str]
+    ) -> list[dict[str, str]]:
+        """System and user message comparing two conversations on their last turn: the
+        same user `questions`, each assistant's own answers, in slot order."""
+        if self.name != "ours" or "{dialogue_a}" not in self.template:
+            raise ValueError("a multi-turn comparison needs the multi-turn prompt (dialogue_protocol)")
+
+        def dialogue(answers: list[str]) -> str:
+            turns = zip(range(1, len(questions) + 1), questions, answers)
+            return "\n\n".join(
+                f"[User, turn {k}]\n{q.strip()}\n\n[Assistant, turn {k}]\n{a.strip()}" for k, q, a in turns
+            )
+
+        user = self.template.replace("{turn}", str(len(questions)))
+        user = user.replace("{dialogue_a}", dialogue(answers_a)).replace("{dialogue_b}", dialogue(answers_b))
+        return [{"role": "system", "content": self.system}, {"role": "user", "content": user}]
+
     def read(self, reply: str) -> str | float | None:
         """Pair: 'A', 'B' or 'C'; single: the rating; None for a reply that gives none."""
         if self.mode == "single":
@@ -171,6 +209,11 @@ def ours(prompt_file: str | Path | None = None, mode: str = "pair") -> Protocol:
     if missing:
         raise ValueError(f"{prompt_file}: the {mode} judge prompt must contain {', '.join(missing)}")
     return Protocol("ours", mode, Path(prompt_file).name, SYSTEM if mode == "pair" else SINGLE_SYSTEM, template)
+
+
+def dialogue_protocol() -> Protocol:
+    """Our protocol for comparing two conversations on one turn (`judge --turn N`)."""
+    return Protocol("ours", "pair", "ours-multi-turn", DIALOGUE_SYSTEM, DIALOGUE_USER)
 
 
 def paper(prompt_file: str | Path | None, prompt_name: str | None, mode: str = "pair") -> Protocol:

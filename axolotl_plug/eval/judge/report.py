@@ -21,7 +21,7 @@ def _rate(side: dict) -> str:
 def summary_markdown(summary: dict) -> str:
     a, b = summary["a"]["name"], summary["b"]["name"]
     lines = [
-        f"# {a} vs {b}",
+        f"# {a} vs {b}" + (f", turn {summary['turn']}" if summary.get("turn") else ""),
         "",
         f"Judged by {summary['judge_model']} in both answer orders, protocol `{summary['protocol']}` "
         f"(prompt `{summary['prompt_name']}`, hash {summary['prompt_hash']}); a win plus a tie counts as a "

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from axolotl_plug.eval.answers import Answers, language_of, read_answers
+from axolotl_plug.eval.answers import Answers, answer_key, language_of, read_answers
 from axolotl_plug.eval.judge.aggregate import item_outcome, rating_stats, tally
-from axolotl_plug.eval.judge.prompt import Protocol, ours
+from axolotl_plug.eval.judge.prompt import Protocol, dialogue_protocol, ours
 from axolotl_plug.eval.judge.report import plot_winrate, single_markdown, summary_markdown
 from axolotl_plug.io.client import ChatClient
 from axolotl_plug.io.records import RunFolder, load_instructions
@@ -29,6 +29,34 @@ def pair_items(records: list[dict], a: Answers, b: Answers) -> tuple[list[dict],
         elif rid in a.texts or rid in b.texts:
             missing.append(record["id"])
     return compared, missing
+
+
+def pair_turns(records: list[dict], a: Answers, b: Answers, turn: int) -> tuple[list[dict], list[str]]:
+    """The multi-turn items with a turn `turn` that both files answer up to it, and the
+    ids that only one file answers that far."""
+    compared, missing = [], []
+    for record in records:
+        if len(record.get("turns") or []) < turn:
+            continue
+        rid = str(record["id"])
+        answered = [system.dialogue(rid, turn) is not None for system in (a, b)]
+        if all(answered):
+            compared.append(record)
+        elif any(answered):
+            missing.append(record["id"])
+    if not compared and not missing:
+        raise ValueError(f"no item of the benchmark has a turn {turn} (multi-turn rows give `turns`)")
+    return compared, missing
+
+
+def pair_messages(protocol: Protocol, record: dict, a: Answers, b: Answers, order: str, turn: int | None):
+    """The judge's messages for one item in one answer order (`ab`: A's answer in slot A),
+    on the item's answer, or with `turn` on the two conversations up to that turn."""
+    rid = str(record["id"])
+    first, second = (a, b) if order == "ab" else (b, a)
+    if turn is None:
+        return protocol.messages(record["instruction"], first.texts[rid], second.texts[rid])
+    return protocol.dialogue_messages(record["turns"][:turn], first.dialogue(rid, turn), second.dialogue(rid, turn))
 
 
 def side_counts(system: Answers, ids: list[str]) -> dict[str, int]:
@@ -88,26 +116,31 @@ def run_judge(
     reasks: int = 1,
     max_tokens: int = 1024,
     b_name: str | None = None,
+    turn: int | None = None,
     progress: bool = True,
 ) -> dict:
     """Judge every item both files answer, in both orders, and write the summary files.
     Returns the summary. Under a protocol that allows it, a reply without a verdict is
     asked again up to `reasks` times (the client retries transport failures on its own).
-    Raises ChatError (after writing what finished) when calls kept failing."""
-    protocol = protocol or ours()
+    With `turn`, multi-turn items (`turns`) are compared on that turn: the judge sees
+    each system's whole conversation up to it (dialogue_protocol). Raises ChatError
+    (after writing what finished) when calls kept failing."""
     records = load_instructions(instructions, split, require_lang=False)
     a, b = read_answers(a_path), read_answers(b_path, b_name)
-    compared, missing = pair_items(records, a, b)
+    if turn is None:
+        protocol = protocol or ours()
+        compared, missing = pair_items(records, a, b)
+    else:
+        protocol = dialogue_protocol()
+        compared, missing = pair_turns(records, a, b, turn)
     run = judge_run(output)
     run.claim()
 
-    asks = []
-    for record in compared:
-        rid = str(record["id"])
-        slots = {"ab": (a.texts[rid], b.texts[rid]), "ba": (b.texts[rid], a.texts[rid])}
-        for order in ANSWER_ORDERS:
-            messages = tuple(protocol.messages(record["instruction"], *slots[order]))
-            asks.append(Ask((("id", rid), ("order", order)), messages))
+    asks = [
+        Ask((("id", str(record["id"])), ("order", order)), tuple(pair_messages(protocol, record, a, b, order, turn)))
+        for record in compared
+        for order in ANSWER_ORDERS
+    ]
     rows = ask_all(
         client,
         asks,
@@ -127,10 +160,13 @@ def run_judge(
     ids = [str(r["id"]) for r in compared]
     outcomes = {rid: item_outcome(verdicts[(rid, "ab")], verdicts[(rid, "ba")]) for rid in ids}
     summary = tally([outcomes[rid] for rid in ids], a.name, b.name)
-    summary["a"].update(side_counts(a, ids), answers=str(a.path))
-    summary["b"].update(side_counts(b, ids), answers=str(b.path))
+    judged = ids if turn is None else [answer_key({"id": rid, "turn": turn}) for rid in ids]  # the answers judged
+    summary["a"].update(side_counts(a, judged), answers=str(a.path))
+    summary["b"].update(side_counts(b, judged), answers=str(b.path))
     summary["missing"] = len(missing)
     summary["missing_ids"] = missing
+    if turn is not None:
+        summary["turn"] = turn
     for group, group_of in (("by_category", category_of), ("by_language", language_of([a, b]))):
         summary[group] = {
             name: tally([outcomes[i] for i in members], a.name, b.name)

@@ -1,0 +1,133 @@
+"""Multi-turn benchmark rows (MT-Bench's `turns`): `generate` answers turn by turn on a
+serving engine, each turn after the target answers to the ones before, and resumes per
+turn; `judge --turn 2` compares the two systems' conversations on that turn against a
+judge on 127.0.0.1; `report` shows the turn."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from axolotl_plug.args import PlugConfig
+from axolotl_plug.serving.settings import write_settings
+from tests.helpers.commands import plug_command
+from tests.helpers.engine import FakeEngine
+from tests.helpers.rows import write_jsonl
+
+SYSTEM = "Please interpret the instruction in English, and then respond both in English and in Chinese."
+QUESTIONS = {"m1": ["推荐一本书。", "为什么？"], "m2": ["今天吃什么？", "再推荐一个。"]}
+SINGLE = "天空是什么颜色？"
+# each system's Chinese answer to each user message
+TARGETS = {
+    "a": {
+        "推荐一本书。": "《红楼梦》。",
+        "为什么？": "它写尽了人情。",
+        "今天吃什么？": "饺子。",
+        "再推荐一个。": "面条。",
+    },
+    "b": {"推荐一本书。": "一本书。", "为什么？": "因为好。", "今天吃什么？": "米饭。", "再推荐一个。": "米饭。"},
+}
+TARGETS["a"][SINGLE] = TARGETS["b"][SINGLE] = "蓝色。"
+
+
+def reply(system: str, question: str) -> str:
+    """What the engine of `system` writes: a PLUG answer whose target is TARGETS."""
+    return f"English instruction:\nQ\n\nEnglish response:\nA\n\n中文回复：\n{TARGETS[system][question]}"
+
+
+def bench(tmp_path):
+    rows = [{"id": rid, "turns": turns, "lang": "zh"} for rid, turns in QUESTIONS.items()]
+    return write_jsonl(tmp_path / "bench.jsonl", [*rows, {"id": "s1", "instruction": SINGLE, "lang": "zh"}])
+
+
+def model_folder(tiny_model_dir, tmp_path):
+    folder = shutil.copytree(tiny_model_dir, tmp_path / "model")
+    write_settings(folder, PlugConfig(target_language="zh"), 512)
+    return folder
+
+
+def generate(model_dir, instructions, url, output):
+    return plug_command(
+        "generate", "--model-dir", str(model_dir), "--instructions", str(instructions), "--base-url", url,
+        "--max-new-tokens", "64", "--output", str(output), "--concurrency", "2", "--generator", output.stem,
+    )  # fmt: skip
+
+
+def lines(path):
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_generate_answers_turn_by_turn_with_target_history_and_resumes_per_turn(tiny_model_dir, tmp_path):
+    model_dir, instructions, output = model_folder(tiny_model_dir, tmp_path), bench(tmp_path), tmp_path / "a.jsonl"
+
+    def down_for_second_turns(body, number):
+        if len(body["messages"]) > 2:  # a second turn: its history is in the prompt
+            return (400, "the engine refuses")
+        return reply("a", body["messages"][-1]["content"])
+
+    with FakeEngine(down_for_second_turns) as server:
+        failed = generate(model_dir, instructions, server.url, output)
+    assert failed.returncode != 0 and "HTTP 400" in failed.stderr  # a client error stops the run
+    assert sorted((r["id"], r.get("turn")) for r in lines(output)) == [("m1", 1), ("m2", 1), ("s1", None)]
+
+    with FakeEngine(lambda body, number: reply("a", body["messages"][-1]["content"])) as server:
+        resumed = generate(model_dir, instructions, server.url, output)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    # only the two second turns were asked, each after its first turn and the target answer to it
+    prompts = sorted((request["body"]["messages"] for request in server.requests), key=json.dumps)
+    assert prompts == sorted(
+        (
+            [
+                {"role": "system", "content": SYSTEM},
+                {"role": "user", "content": first},
+                {"role": "assistant", "content": TARGETS["a"][first]},  # the target answer, not the whole PLUG answer
+                {"role": "user", "content": second},
+            ]
+            for first, second in QUESTIONS.values()
+        ),
+        key=json.dumps,
+    )
+    written = {(r["id"], r.get("turn")): r for r in lines(output)}
+    assert sorted(written) == [("m1", 1), ("m1", 2), ("m2", 1), ("m2", 2), ("s1", None)]
+    for (rid, turn), row in written.items():
+        question = QUESTIONS[rid][turn - 1] if turn else SINGLE
+        assert (row["instruction"], row["output"], row["status"]) == (question, TARGETS["a"][question], "ok")
+        assert row["raw_output"] == reply("a", question)
+
+
+def test_judge_compares_the_two_conversations_on_the_second_turn(tiny_model_dir, tmp_path, monkeypatch):
+    model_dir, instructions = model_folder(tiny_model_dir, tmp_path), bench(tmp_path)
+    files = {}
+    for system in ("a", "b"):
+        files[system] = tmp_path / f"{system}.jsonl"
+        with FakeEngine(lambda body, number, system=system: reply(system, body["messages"][-1]["content"])) as server:
+            assert generate(model_dir, instructions, server.url, files[system]).returncode == 0
+
+    def judge(body, number):  # prefers system a's conversation, wherever it sits
+        conversation_a = body["messages"][-1]["content"].split("[Conversation with Assistant B]")[0]
+        return "A is better.\n[[A]]" if "它写尽了人情。" in conversation_a or "面条。" in conversation_a else "[[B]]"
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    with FakeEngine(judge) as server:
+        result = plug_command(
+            "judge", "--instructions", str(instructions), "--a", str(files["a"]), "--b", str(files["b"]),
+            "--turn", "2", "--judge-model", "judge", "--base-url", server.url, "--output", str(tmp_path / "judge"),
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    # two multi-turn items, both orders; the single-turn item has no second turn
+    assert len(server.requests) == 4
+    contents = [request["body"]["messages"][-1]["content"] for request in server.requests]
+    conversation_a = "[User, turn 1]\n推荐一本书。\n\n[Assistant, turn 1]\n《红楼梦》。\n\n[User, turn 2]\n为什么？\n\n[Assistant, turn 2]\n它写尽了人情。"
+    conversation_b = "[User, turn 1]\n推荐一本书。\n\n[Assistant, turn 1]\n一本书。\n\n[User, turn 2]\n为什么？\n\n[Assistant, turn 2]\n因为好。"
+    for first, second in ((conversation_a, conversation_b), (conversation_b, conversation_a)):  # both orders
+        tail = f"[Conversation with Assistant A]\n{first}\n\n[Conversation with Assistant B]\n{second}"
+        assert sum(content.endswith(tail) for content in contents) == 1
+    assert all("the user's last message (turn 2)" in content for content in contents)
+
+    summary = json.loads((tmp_path / "judge" / "summary.json").read_text())
+    assert (summary["turn"], summary["n"], summary["a"]["wins"], summary["b"]["wins"]) == (2, 2, 2, 0)
+    assert "# a vs b, turn 2" in (tmp_path / "judge" / "summary.md").read_text()
+
+    report = plug_command("report", str(tmp_path / "judge"), "--output", str(tmp_path / "report"))
+    assert report.returncode == 0, report.stderr[-2000:]
+    assert "100.0 / 0.0 / 0.0 vs b (turn 2)" in (tmp_path / "report" / "report.md").read_text()
