@@ -38,18 +38,17 @@ def test_axolotl_train_with_eval_callback_and_saved_template(plug_trained, tmp_p
             {"role": "assistant", "content": assistant, "pivot": pivot_assistant},
         ]
     data = write_jsonl(tmp_path / "rows.jsonl", [*ROWS * 3, {"lang": "zh", "messages": messages}])
-    bench = write_jsonl(
-        tmp_path / "bench.jsonl",
-        [
-            {"id": f"b{i}", "instruction": r["instruction"], "lang": r["lang"], "reference": r["response"]}
-            for i, r in enumerate(ROWS)
-        ],
-    )
+    singles = [
+        {"id": f"b{i}", "instruction": r["instruction"], "lang": r["lang"], "reference": r["response"]}
+        for i, r in enumerate(ROWS[:3])
+    ]
+    multi = {"id": "m0", "turns": [ROWS[0]["instruction"], "再说一遍。"], "lang": "zh"}  # MT-Bench's form
+    bench = write_jsonl(tmp_path / "bench.jsonl", [*singles, multi])
     plug = {
         "target_language": "zh",
         "chat_template": "plug_tulu",
         "turns": "all",
-        "eval": {"instructions": str(bench), "num_samples": 3, "max_new_tokens": 120, "batch_size": 2},
+        "eval": {"instructions": str(bench), "num_samples": 4, "max_new_tokens": 120, "batch_size": 2},
     }
     cfg = cpu_config(
         trained_dir, tmp_path, data, plug, val_set_size=2, eval_steps=1, max_steps=2, learning_rate=1e-9, seed=0
@@ -68,7 +67,15 @@ def test_axolotl_train_with_eval_callback_and_saved_template(plug_trained, tmp_p
     steps = sorted(p.name for p in (tmp_path / "out" / "plug_eval").glob("step_*.jsonl"))
     assert steps == ["step_0.jsonl", "step_1.jsonl", "step_2.jsonl"]
     lines = [json.loads(line) for line in (tmp_path / "out" / "plug_eval" / "step_2.jsonl").read_text().splitlines()]
-    assert [line["id"] for line in lines] == ["b0", "b1", "b2"]
+    # the two-turn row answered turn by turn, after the single-turn rows
+    assert [(line["id"], line["turn"]) for line in lines] == [
+        ("b0", None),
+        ("b1", None),
+        ("b2", None),
+        ("m0", 1),
+        ("m0", 2),
+    ]
+    assert [line["instruction"] for line in lines[3:]] == multi["turns"]
     assert set(lines[0]) >= {
         "id",
         "lang",

@@ -131,3 +131,26 @@ def test_judge_compares_the_two_conversations_on_the_second_turn(tiny_model_dir,
     report = plug_command("report", str(tmp_path / "judge"), "--output", str(tmp_path / "report"))
     assert report.returncode == 0, report.stderr[-2000:]
     assert "100.0 / 0.0 / 0.0 vs b (turn 2)" in (tmp_path / "report" / "report.md").read_text()
+
+
+def test_the_callback_asks_a_later_turn_after_the_target_answer_to_the_earlier(tiny_tokenizer):
+    """The evaluation callback's next turn of a multi-turn row: the prompt is the chat
+    template over the system turn, the first question, the model's target answer to it
+    (not its whole PLUG answer), and the second question."""
+    from axolotl_plug.eval.callback import next_turn
+    from axolotl_plug.eval.metrics import score_answer
+
+    config = PlugConfig(target_language="zh")
+    record = {"id": "m1", "lang": "zh", "turns": QUESTIONS["m1"], "instruction": QUESTIONS["m1"][0], "turn": 1}
+    record.update(history=[], reference=["参考一", "参考二"])
+    answer = score_answer(record, reply("a", QUESTIONS["m1"][0]), config, {"zh", "en"})
+    second = next_turn(record, answer, tiny_tokenizer, config, None)
+    messages = [
+        {"role": "system", "content": SYSTEM},
+        {"role": "user", "content": "推荐一本书。"},
+        {"role": "assistant", "content": "《红楼梦》。"},
+        {"role": "user", "content": "为什么？"},
+    ]
+    text = tiny_tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    assert second["prompt_ids"] == tiny_tokenizer(text, add_special_tokens=False)["input_ids"]
+    assert (second["turn"], second["instruction"], second["reference"]) == (2, "为什么？", "参考二")

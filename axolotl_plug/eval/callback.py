@@ -62,6 +62,8 @@ def prepare_records(config, tokenizer, chat_template: str | None, eval_dataset=N
         records = load_instructions(settings.instructions, settings.split, config.target_language)
         records = records[: settings.num_samples]
         for record in records:
+            if record.get("turns"):  # a multi-turn row starts at its first turn
+                record.update(turn=1, history=[], reference=_turn_reference(record, 1))
             messages = prompt_messages(record["instruction"], record["lang"], config)
             record["prompt_ids"] = prompt_ids(tokenizer, messages, chat_template)
         return records
@@ -73,19 +75,56 @@ def prepare_records(config, tokenizer, chat_template: str | None, eval_dataset=N
     return eval_split_records(eval_dataset, tokenizer, config, settings.num_samples)
 
 
-def evaluate_records(model_wrapped, accelerator, tokenizer, records, config) -> list[ScoredAnswer]:
-    """Generate, gather and score; the same list on every rank."""
+def _turn_reference(record: dict, turn: int) -> str | None:
+    reference = record.get("reference")
+    if isinstance(reference, list):  # MT-Bench: one reference answer per turn
+        return reference[turn - 1] if len(reference) >= turn else None
+    return reference
+
+
+def next_turn(record: dict, answer: ScoredAnswer, tokenizer, config, chat_template: str | None) -> dict:
+    """The next turn of a multi-turn record: its user message, after the earlier turns
+    with the target answers the model gave (what a client shows and sends back)."""
+    turn = record["turn"] + 1
+    history = [*record["history"], (record["instruction"], answer.target)]
+    instruction = record["turns"][turn - 1]
+    messages = prompt_messages(instruction, record["lang"], config, history=history)
+    return {
+        **record,
+        "turn": turn,
+        "instruction": instruction,
+        "history": history,
+        "reference": _turn_reference(record, turn),
+        "prompt_ids": prompt_ids(tokenizer, messages, chat_template),
+    }
+
+
+def evaluate_records(
+    model_wrapped, accelerator, tokenizer, records, config, chat_template: str | None = None
+) -> list[ScoredAnswer]:
+    """Generate, gather and score; the same list on every rank. The later turns of
+    multi-turn rows are asked after the earlier ones, turn by turn."""
     settings = config.eval
-    answers = generate_sharded(
-        model_wrapped,
-        accelerator,
-        tokenizer,
-        [r["prompt_ids"] for r in records],
-        max_new_tokens=settings.max_new_tokens,
-        batch_size=settings.batch_size,
-    )
     languages = languages_in_play(records, config)
-    return [score_answer(records[index], answer, config, languages, rank) for index, answer, rank in answers]
+    scored: list[ScoredAnswer] = []
+    level = records
+    while level:
+        answers = generate_sharded(
+            model_wrapped,
+            accelerator,
+            tokenizer,
+            [r["prompt_ids"] for r in level],
+            max_new_tokens=settings.max_new_tokens,
+            batch_size=settings.batch_size,
+        )
+        results = [score_answer(level[index], answer, config, languages, rank) for index, answer, rank in answers]
+        scored += results
+        level = [
+            next_turn(record, result, tokenizer, config, chat_template)
+            for record, result in zip(level, results)
+            if record.get("turns") and len(record["turns"]) > record["turn"]
+        ]
+    return scored
 
 
 def write_step_file(folder: Path, step: int, scored: list[ScoredAnswer]) -> Path:
@@ -111,7 +150,9 @@ class PlugEvalCallback(TrainerCallback):
         started = time.monotonic()
         if self._records is None:
             self._records = prepare_records(self.config, tokenizer, self.chat_template, trainer.eval_dataset)
-        scored = evaluate_records(trainer.model_wrapped, trainer.accelerator, tokenizer, self._records, self.config)
+        scored = evaluate_records(
+            trainer.model_wrapped, trainer.accelerator, tokenizer, self._records, self.config, self.chat_template
+        )
         if state.is_world_process_zero:
             path = write_step_file(self.folder, state.global_step, scored)
             LOG.info(f"PLUG eval: {len(scored)} answers in {time.monotonic() - started:.1f} s -> {path}")

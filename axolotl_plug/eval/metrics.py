@@ -30,6 +30,7 @@ class ScoredAnswer:
     pivot_leak: float
     reference: str | None = None
     rank: int = 0  # the process that generated it
+    turn: int | None = None  # of a multi-turn row
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -62,6 +63,7 @@ def score_answer(
         pivot_leak=share_in_language(got.target, pivot_language, in_play) if lang != pivot_language else 0.0,
         reference=record.get("reference"),
         rank=rank,
+        turn=record.get("turn"),
     )
 
 
