@@ -211,3 +211,70 @@ def test_translate_stops_at_a_refusal_with_the_servers_message(tmp_path):
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "HTTP 401" in result.stderr and "Incorrect API key provided" in result.stderr
     assert len(server.requests) == 1  # every other row would be refused the same way
+
+
+# -- conversations -------------------------------------------------------------------------
+def conversation(rid: str, turns: list[int], language: str = "en") -> dict:
+    """A conversation of EN_ZH's rows `turns`, in English or in Chinese."""
+    messages = [{"role": "system", "content": "Be brief."}]
+    for i in turns:
+        en_i, en_r, zh_i, zh_r = EN_ZH[i]
+        user, answer = (en_i, en_r) if language == "en" else (zh_i, zh_r)
+        messages += [{"role": "user", "content": user}, {"role": "assistant", "content": answer}]
+    return {"id": rid, "messages": messages}
+
+
+def test_translate_conversations_turn_by_turn_and_resume_per_conversation_then_build(tmp_path):
+    conversations = [conversation("c0", [0, 1]), conversation("c1", [2, 3]), conversation("c2", [4, 0])]
+    source = write_jsonl(tmp_path / "en.jsonl", [*conversations, pivot_rows()[1]])
+    out = tmp_path / "zh.jsonl"
+    plan = {EN_ZH[3][0]: "drop", EN_ZH[0][0]: "500"}  # c1's second turn loses its markers; c0 and c2 fail
+
+    with FakeEngine(translator(plan)) as server:
+        counts = translate_file(source, "zh", out, ChatClient("mt", server.url, max_retries=0), progress=False)
+    assert counts == {"translated": 1, "rejected": 1, "failed": 2, "already_done": 0}
+    (rejected,) = read(tmp_path / "zh.rejected.jsonl")
+    assert (rejected["id"], rejected["reason"]) == ("c1", "turn 2: markers lost")
+
+    plan.clear()  # the server recovers: the two failed conversations are asked again, every turn of each
+    with FakeEngine(translator(plan)) as server:
+        counts = translate_file(source, "zh", out, ChatClient("mt", server.url), progress=False)
+    assert counts == {"translated": 2, "rejected": 0, "failed": 0, "already_done": 2}
+    assert sorted(server.user_messages()) == sorted(
+        f"{INSTRUCTION_MARK}\n{EN_ZH[i][0]}\n{RESPONSE_MARK}\n{EN_ZH[i][1]}" for i in (0, 1, 4, 0)
+    )
+    translated = {row["id"]: row for row in read(out)}
+    assert translated["c2"] == {**conversation("c2", [4, 0], "zh"), "lang": "zh", "written_by": "data translate"}
+
+    result, plug = build(tmp_path, source, out)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = {row["id"]: row for row in read(plug)}
+    assert sorted(rows) == ["c0", "c2", "r1"]  # c1 was never translated
+    expected = [{"role": "system", "content": "Be brief."}]
+    for i in (4, 0):
+        en_i, en_r, zh_i, zh_r = EN_ZH[i]
+        expected += [
+            {"role": "user", "content": zh_i, "pivot": en_i},
+            {"role": "assistant", "content": zh_r, "pivot": en_r},
+        ]
+    assert rows["c2"] == {"id": "c2", "lang": "zh", "messages": expected}
+
+
+def test_build_rejects_conversations_that_do_not_match_or_are_in_the_wrong_language(tmp_path):
+    pivot = [conversation("c0", [0, 1]), conversation("c1", [2, 3])]
+    short = conversation("c0", [0], "zh")
+    english = conversation("c1", [2, 3], "zh")
+    english["messages"][4]["content"] = EN_ZH[3][1]  # the second answer left in English
+    result, out = build(tmp_path, pivot, [short, english])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert read(out) == []
+    reasons = {r["id"]: r["reason"] for r in read(tmp_path / "plug_zh.rejected.jsonl")}
+    assert reasons == {
+        "c0": "messages: 2 turns in the pivot file, 1 in the target",
+        "c1": "messages[4].content: not in zh (0% of its letters are)",
+    }
+    strict, _ = build(tmp_path, pivot, [short, english], "--on-bad-row", "error")
+    assert (
+        strict.returncode != 0
+        and "target.jsonl row 0 (id c0): field 'messages': 2 turns in the pivot file" in strict.stderr
+    )

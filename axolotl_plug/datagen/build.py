@@ -1,4 +1,5 @@
-"""`axolotl plug data build`: join pivot data and its translation into PLUG rows."""
+"""`axolotl plug data build`: join pivot data and its translation into PLUG rows;
+conversations (`messages`) into conversation rows, each message with its `pivot`."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import math
 from pathlib import Path
 from statistics import median
 
-from axolotl_plug.datagen.pairs import load_pairs
+from axolotl_plug.datagen.pairs import conversation_turns, load_pairs
 from axolotl_plug.format.langid import wrong_language
 from axolotl_plug.format.languages import get_language
 from axolotl_plug.io.records import sibling, write_jsonl, write_whole
@@ -57,6 +58,49 @@ def field_problems(plug_row: dict, pivot_lang: str, target_lang: str) -> list[tu
     return problems
 
 
+def joined_conversation(pivot: dict, target: dict, lang: str, pivot_lang: str) -> tuple[dict, list[tuple[str, str]]]:
+    """A conversation row (conversation_turns' form, each message with its `pivot`) from a
+    conversation and its translation, and (field, reason) for each problem: turns that
+    do not match, or a message empty or in the wrong language."""
+    row: dict = {"id": pivot["id"], "lang": lang, "messages": []}
+    turns = {}
+    for field, side in (("pivot_messages", pivot), ("messages", target)):
+        try:
+            turns[field] = conversation_turns(side.get("messages"))
+        except ValueError as exc:
+            return row, [(field, str(exc).removeprefix("messages: "))]
+    (_, pivot_turns), (system, target_turns) = turns["pivot_messages"], turns["messages"]
+    if len(pivot_turns) != len(target_turns):
+        return row, [("messages", f"{len(pivot_turns)} turns in the pivot file, {len(target_turns)} in the target")]
+    messages = [{"role": "system", "content": system}] if system else []
+    problems = []
+    for (pivot_user, pivot_answer), (user, answer) in zip(pivot_turns, target_turns):
+        for role, text, pivot_text in (("user", user, pivot_user), ("assistant", answer, pivot_answer)):
+            at = len(messages)
+            messages.append({"role": role, "content": text, "pivot": pivot_text})
+            for field, value, expected in (
+                (f"messages[{at}].content", text, lang),
+                (f"messages[{at}].pivot", pivot_text, pivot_lang),
+            ):
+                problem = wrong_language(value, expected, (pivot_lang, lang))
+                if problem:
+                    problems.append((field, problem))
+    row["messages"] = messages
+    return row, problems
+
+
+def response_lengths(row: dict) -> dict:
+    """The texts whose lengths the outlier check compares: a conversation's answers together."""
+    if "messages" not in row:
+        return row
+    answers = [m for m in row["messages"] if m["role"] == "assistant"]
+    return {
+        "id": row["id"],
+        "response": "".join(m["content"] for m in answers),
+        "pivot_response": "".join(m["pivot"] for m in answers),
+    }
+
+
 def length_outliers(rows: list[dict]) -> tuple[dict[str, float], float | None]:
     """Rows whose target/pivot response length ratio is more than LENGTH_FACTOR away from
     the dataset's median ratio. The median adapts to the language pair: Chinese answers
@@ -90,29 +134,28 @@ def build(
     )
     candidates = []
     for p, t in pairs:
-        candidates.append(
-            {
-                "row": {
-                    "id": p["id"],
-                    "lang": lang,
-                    "instruction": t["instruction"],
-                    "response": t["response"],
-                    "pivot_instruction": p["instruction"],
-                    "pivot_response": p["response"],
-                },
-                "pivot_row": p["row"],
-                "target_row": t["row"],
+        if p.get("messages") is not None or t.get("messages") is not None:
+            row, problems = joined_conversation(p, t, lang, pivot_lang)
+        else:
+            row = {
+                "id": p["id"],
+                "lang": lang,
+                "instruction": t["instruction"],
+                "response": t["response"],
+                "pivot_instruction": p["instruction"],
+                "pivot_response": p["response"],
             }
-        )
+            problems = field_problems(row, pivot_lang, lang)
+        candidates.append({"row": row, "problems": problems, "pivot_row": p["row"], "target_row": t["row"]})
 
     rejected, kept = [], []
     for candidate in candidates:
-        problems = field_problems(candidate["row"], pivot_lang, lang)
+        problems = candidate.pop("problems")
         if problems:
             field, reason = problems[0]
             where = (
                 f"{pivot_file} row {candidate['pivot_row']}"
-                if field.startswith("pivot")
+                if field.startswith("pivot") or field.endswith(".pivot")
                 else f"{target_file} row {candidate['target_row']}"
             )
             if on_bad_row == "error":
@@ -121,7 +164,7 @@ def build(
         else:
             kept.append(candidate)
 
-    outliers, typical = length_outliers([c["row"] for c in kept])
+    outliers, typical = length_outliers([response_lengths(c["row"]) for c in kept])
     if reject_length_outliers and outliers:
         rejected += [
             {**c, "reason": f"length ratio {outliers[c['row']['id']]:.2f} vs typical {typical:.2f}"}

@@ -34,12 +34,30 @@ def load_pairs(path: str | Path, id_field: str = "id") -> tuple[list[dict], bool
         if not isinstance(row, dict):
             raise ValueError(f"{path}: row {index} is not an object")
         rid = row.get(id_field)
-        pairs.append(
-            {
-                "id": str(rid) if rid is not None else str(index),
-                "instruction": instruction_text(row),
-                "response": response_text(row),
-                "row": index,
-            }
-        )
+        pair = {"id": str(rid) if rid is not None else str(index), "row": index}
+        if row.get("messages") is not None:  # a conversation, in OpenAI's messages form
+            pair.update(messages=row["messages"], instruction=None, response=None)
+        else:
+            pair.update(instruction=instruction_text(row), response=response_text(row))
+        pairs.append(pair)
     return pairs, has_ids
+
+
+def conversation_turns(messages) -> tuple[str | None, list[tuple[str, str]]]:
+    """(system message or None, [(user, assistant), ...]) of a conversation: an optional
+    system message, then user and assistant messages in turn, ending with an assistant
+    message, each with text. Raises ValueError with the reason."""
+    if not isinstance(messages, list) or not messages:
+        raise ValueError("messages: expected a non-empty list of messages")
+    system = None
+    if isinstance(messages[0], dict) and messages[0].get("role") == "system":
+        system, messages = messages[0].get("content"), messages[1:]
+    roles = [m.get("role") if isinstance(m, dict) else None for m in messages]
+    expected = ["user", "assistant"] * (len(messages) // 2)
+    if not messages or len(messages) % 2 or roles != expected:
+        raise ValueError(f"messages: roles {roles} are not user and assistant in turn, ending with an assistant")
+    texts = [m.get("content") for m in messages]
+    for i, text in enumerate(texts):
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"messages: message {i + (system is not None)} ({roles[i]}) has no text")
+    return system, list(zip(texts[::2], texts[1::2]))

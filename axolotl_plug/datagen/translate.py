@@ -1,12 +1,13 @@
 """`axolotl plug data translate`: instruction and response translated together in one
-request per row, kept apart by markers that must survive, as the paper did."""
+request per row, kept apart by markers that must survive, as the paper did. A
+conversation (`messages`) takes one such request per turn."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from axolotl_plug.datagen.pairs import load_pairs
+from axolotl_plug.datagen.pairs import conversation_turns, load_pairs
 from axolotl_plug.format.langid import wrong_language
 from axolotl_plug.format.languages import get_language
 from axolotl_plug.io.client import ChatClient
@@ -91,18 +92,42 @@ def translate_file(
     todo = [r for r in rows if r["id"] not in done]
     source_name, target_name = get_language(source_lang).name, get_language(lang).name
 
-    def translate(row: dict) -> tuple[dict | None, str, str]:
-        if not row["instruction"] or not row["response"]:
-            return None, "empty instruction or response in the input", ""
-        messages = translation_messages(row["instruction"], row["response"], source_name, target_name)
+    def ask(instruction: str, response: str) -> tuple[tuple[str, str] | None, str, str]:
+        """One request (asked again up to `reasks` times): the two parts, the reason, the reply."""
+        messages = translation_messages(instruction, response, source_name, target_name)
         reply, reason = "", ""
         for _ in range(reasks + 1):
             reply = client.complete(messages, temperature=0.0).text
             parts, reason = check_translation(reply, source_lang, lang)
             if parts:
-                translated = {"id": row["id"], "lang": lang, "instruction": parts[0], "response": parts[1]}
-                return translated | {WRITTEN_BY: TRANSLATE}, "", reply
+                return parts, "", reply
         return None, reason, reply
+
+    def translate(row: dict) -> tuple[dict | None, str, str]:
+        if row.get("messages") is not None:
+            return translate_conversation(row)
+        if not row["instruction"] or not row["response"]:
+            return None, "empty instruction or response in the input", ""
+        parts, reason, reply = ask(row["instruction"], row["response"])
+        if not parts:
+            return None, reason, reply
+        translated = {"id": row["id"], "lang": lang, "instruction": parts[0], "response": parts[1]}
+        return translated | {WRITTEN_BY: TRANSLATE}, "", reply
+
+    def translate_conversation(row: dict) -> tuple[dict | None, str, str]:
+        # one request per turn (its user message and the answer together); the conversation is
+        # written once every turn is translated, so a rerun resumes conversation by conversation
+        try:
+            system, turns = conversation_turns(row["messages"])
+        except ValueError as exc:
+            return None, str(exc), ""
+        messages = [{"role": "system", "content": system}] if system else []
+        for number, (user, assistant) in enumerate(turns, 1):
+            parts, reason, reply = ask(user, assistant)
+            if not parts:
+                return None, f"turn {number}: {reason}", reply
+            messages += [{"role": "user", "content": parts[0]}, {"role": "assistant", "content": parts[1]}]
+        return {"id": row["id"], "lang": lang, "messages": messages, WRITTEN_BY: TRANSLATE}, "", ""
 
     counts = {"translated": 0, "rejected": 0, "failed": 0, "already_done": len(rows) - len(todo)}
 
