@@ -246,15 +246,65 @@ def test_skipped_turns_are_counted_and_the_audit_shows_history_and_trained_turn(
     assert f"<|assistant|>\n⟦English instruction:\n{TURNS[1][1]}" in second
 
 
-def test_dpo_refuses_a_conversation_row_with_the_reason():
+def test_dpo_on_a_conversation_is_the_sft_rendering_of_its_last_turn(tiny_model_dir, tmp_path):
+    """`type: plug` under `rl: dpo` through axolotl's own preference pipeline: a
+    conversation ending with the user's message, its answers as objects or as whole PLUG
+    answers. prompt is the SFT rendering up to the last turn's assistant start (the
+    history in target content only), chosen the SFT rendering from there; bad rows name
+    the answer or the message."""
+    from axolotl.common.datasets import load_preference_datasets
+
+    from tests.helpers.models import load_config
+
+    config = PlugConfig(target_language="zh")
+    history = conversation(2)["messages"][:3]  # turn 1, then the second question
+    user, pivot_user, answer, pivot_answer = TURNS[1]
+    chosen = {"response": answer, "pivot_response": pivot_answer}
+    rejected = {"response": "不知道。", "pivot_response": "I do not know."}
+    whole = build_conversations(conversation(2), config)[-1].answer  # the same answer laid out
+    rows = [
+        {"lang": "zh", "messages": history, "chosen": chosen, "rejected": rejected},
+        {"lang": "zh", "messages": history, "chosen": whole, "rejected": rejected},
+        {
+            "lang": "zh",
+            "messages": conversation(1)["messages"],
+            "chosen": chosen,
+            "rejected": rejected,
+        },  # ends with an answer
+        {"lang": "zh", "messages": history, "chosen": "no headers at all", "rejected": rejected},
+    ]
+    data = write_jsonl(tmp_path / "prefs.jsonl", rows)
+    plug = {"target_language": "zh", "on_bad_row": "skip", "chat_template": "plug_tulu"}
+    raw = cpu_config(tiny_model_dir, tmp_path / "dpo", data, plug, rl="dpo")
+    prefs = load_preference_datasets(cfg=load_config(raw)).train_dataset
+    assert len(prefs) == 2 and prefs[0] == prefs[1]  # the whole answer reads as the object it was laid out from
+
+    sft_data = write_jsonl(tmp_path / "sft.jsonl", [conversation(2)])
+    sft, tokenizer = tokenize_with_axolotl(cpu_config(tiny_model_dir, tmp_path / "sft", sft_data, plug))
+    ids, labels = sft[0]["input_ids"], sft[0]["labels"]
+    start = next(i for i, label in enumerate(labels) if label != -100)
+    assert tokenizer.decode(ids[:start]) == prefs[0]["prompt"]
+    assert tokenizer.decode(ids[start:]).rstrip() == prefs[0]["chosen"]
+    assert f"<|assistant|>\n{TURNS[0][2]}</s>" in prefs[0]["prompt"] and TURNS[0][3] not in prefs[0]["prompt"]
+    assert prefs[0]["rejected"].startswith(f"English instruction:\n{pivot_user}\n\nEnglish response:\nI do not know.")
+
+    with pytest.raises(PlugDataError) as refused:
+        load_preference_datasets(cfg=load_config({**raw, "plug": {**plug, "on_bad_row": "error"}}))
+    assert (
+        "the row with instruction '用一句话介绍巴黎。': field 'messages': the conversation must end with the user's message"
+        in str(refused.value)
+    )
     from axolotl_plug.dataset.preference import preference_texts
 
-    row = {**conversation(1), "chosen": "x", "rejected": "y"}
-    with pytest.raises(RowError) as refused:
-        preference_texts(row, PlugConfig(target_language="zh"), renderer=None)
-    assert str(refused.value) == (
-        "field 'messages': conversation rows are not read under rl: dpo yet (single-turn rows only)"
-    )
+    with pytest.raises(RowError) as bad:
+        preference_texts(rows[3], config, renderer=_renderer(tokenizer))
+    assert str(bad.value).startswith("field 'chosen': no target header")
+
+
+def _renderer(tokenizer):
+    from axolotl_plug.dataset.render import ChatRenderer
+
+    return ChatRenderer(tokenizer, (template_dir() / "plug_tulu.jinja").read_text(encoding="utf-8"))
 
 
 def test_the_conversation_example_trains_every_turn(tiny_model_dir, tmp_path, monkeypatch):
@@ -283,3 +333,24 @@ def test_the_conversation_example_trains_every_turn(tiny_model_dir, tmp_path, mo
         for answer, question in turns
     )
     assert sorted(run for row in dataset for run in trained_runs(row, tokenizer)) == expected  # axolotl shuffles
+
+
+def test_prebuilt_conversations_train_whole_answers_after_target_only_history(tiny_model_dir, tmp_path):
+    """`plug.prebuilt` on a conversation whose assistant messages are whole PLUG answers
+    (the paper's released form, turn by turn): each trained turn trains its whole answer;
+    in the history an answer is its target section alone."""
+    config = PlugConfig(target_language="zh")
+    answers = [single_turn_answer(turn, config)[1] for turn in (1, 2)]
+    row = conversation(2)
+    for message, answer in zip(row["messages"][1::2], answers):
+        message["content"] = answer
+        del message["pivot"]
+    data = write_jsonl(tmp_path / "prebuilt.jsonl", [row])
+    plug = {"target_language": "zh", "prebuilt": True, "turns": "all", "chat_template": "plug_tulu"}
+    dataset, tokenizer = tokenize_with_axolotl(
+        cpu_config(tiny_model_dir, tmp_path, data, plug, shuffle_merged_datasets=False)
+    )
+    found = [(tokenizer.decode(r["input_ids"]), trained_runs(r, tokenizer)) for r in dataset]
+    assert [runs for _, runs in found] == [[answers[0] + "</s>"], [answers[1] + "</s>"]]
+    second = found[1][0]
+    assert f"<|assistant|>\n{TURNS[0][2]}</s>" in second and second.count("English response:") == 1

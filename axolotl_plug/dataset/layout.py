@@ -27,6 +27,7 @@ class RowError(ValueError):
         super().__init__(f"field {field!r}" + (f" ({where})" if where else "") + f": {problem}")
         self.field = field
         self.problem = problem
+        self.where = where
 
     @property
     def reason(self) -> str:
@@ -210,6 +211,21 @@ def _laid_out(
     return content, None, trained
 
 
+def _prebuilt(
+    answer: str, answer_format: AnswerFormat, config: PlugConfig, field: str, where: str = ""
+) -> tuple[str, str | None, list[tuple[int, int]]]:
+    """(content, reasoning or None, trained spans of the content) of a pre-built answer."""
+    try:
+        trained = prebuilt_trained_spans(answer, answer_format, config, field)
+    except RowError as exc:
+        raise RowError(exc.field, exc.problem, where) from None
+    if not answer_format.reasoning:
+        return answer, None, trained
+    target = answer_format.locate(answer).target
+    content = answer[target.body_start :].strip()
+    return content, answer[: target.header_start].strip(), [(0, len(content))]
+
+
 def _conversation(
     history: list[dict[str, str]],
     lang: str,
@@ -248,13 +264,8 @@ def build_conversation(
     lang, answer_format = _row_format(row, config)
     instruction = _text(row, fields.instruction, strip=strip)
     response = _text(row, fields.response, strip=strip)
-    reasoning = None
     if config.prebuilt:
-        content, trained = response, prebuilt_trained_spans(response, answer_format, config, fields.response)
-        if answer_format.reasoning:
-            target = answer_format.locate(content).target
-            reasoning, content = content[: target.header_start].strip(), content[target.body_start :].strip()
-            trained = [(0, len(content))]
+        content, reasoning, trained = _prebuilt(response, answer_format, config, fields.response)
     else:
         pivot_instruction = pivot_response = None
         if config.mode == "plug":
@@ -312,8 +323,6 @@ def conversation_turns(
     (`plug.turns: all`), each laid out as a PLUG answer after a history of earlier turns
     in their target-language content only, as a client sends them back."""
     fields, strip = config.fields, config.strip_fields
-    if config.prebuilt:
-        raise RowError(fields.messages, "pre-built answers come in single-turn rows (plug.prebuilt)")
     lang, answer_format = _row_format(row, config)
     messages = read_messages(row, config)
     start = 1 if messages[0]["role"] == "system" else 0
@@ -326,18 +335,24 @@ def conversation_turns(
     for i in range(start, len(messages)):
         message = messages[i]
         text = _text(message, "content", strip=strip)
-        if i in trained_turns:
+        where = f"message {i}, the trained assistant turn"
+        if i in trained_turns and config.prebuilt:  # the whole PLUG answer is the message's content
+            content, reasoning, trained = _prebuilt(text, answer_format, config, fields.messages, where)
+        elif i in trained_turns:
             pivot_instruction = pivot_response = None
             if config.mode == "plug":
-                where = f"message {i}, the trained assistant turn"
                 pivot_response = _pivot_of(message, fields, where, strip)
                 if config.include_pivot_instruction:
                     pivot_instruction = _pivot_of(messages[i - 1], fields, f"message {i - 1}, its user turn", strip)
             content, reasoning, trained = _laid_out(
                 text, pivot_instruction, pivot_response, answer_format, config, layout
             )
+        if i in trained_turns:
             turn = answers.index(i) + 1
             conversations.append(_conversation(history, lang, content, reasoning, trained, config, turn))
+        if config.prebuilt and message["role"] == "assistant":  # history holds the target answer alone
+            found = answer_format.extract(text)
+            text = found.target if found.has_target else text
         history = [*history, {"role": message["role"], "content": text}]
     return conversations
 

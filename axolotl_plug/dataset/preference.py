@@ -15,7 +15,7 @@ from typing import Any
 
 from axolotl_plug.args import PlugConfig
 from axolotl_plug.config import plug_config
-from axolotl_plug.dataset.layout import REASONING_KEY, RowError, build_conversation
+from axolotl_plug.dataset.layout import REASONING_KEY, RowError, build_conversation, build_conversations
 from axolotl_plug.dataset.render import ChatRenderer
 from axolotl_plug.dataset.thinking import probe, renamed
 from axolotl_plug.format.answer import AnswerFormat
@@ -62,6 +62,30 @@ def answer_row(row: Mapping[str, Any], answer, which: str, config: PlugConfig) -
     raise RowError(which, kind)
 
 
+def conversation_answer_row(row: Mapping[str, Any], sft: dict, which: str, config: PlugConfig) -> dict:
+    """The conversation row that renders a preference row's conversation (`messages`,
+    ending with the user's message) with one of its answers as the last assistant turn:
+    a whole PLUG answer as the turn's content (pre-built), or an object's response with
+    its `pivot_response` as the turn's pivot (its `pivot_instruction`, if any, the user
+    message's)."""
+    fields = config.fields
+    messages = row[fields.messages]
+    if not isinstance(messages, list) or not messages or not isinstance(messages[-1], Mapping):
+        raise RowError(fields.messages, f"expected a list of messages, got {type(messages).__name__} {messages!r:.60}")
+    if messages[-1].get("role") != "user":
+        raise RowError(
+            fields.messages, "the conversation must end with the user's message: its answers are chosen and rejected"
+        )
+    history, last = list(messages[:-1]), dict(messages[-1])
+    if config.prebuilt or config.mode == "monolingual":
+        answer = {"role": "assistant", "content": sft[fields.response]}
+    else:
+        answer = {"role": "assistant", "content": sft[fields.response], fields.pivot: sft[fields.pivot_response]}
+        if sft.get(fields.pivot_instruction) is not None:
+            last[fields.pivot] = sft[fields.pivot_instruction]
+    return {**{k: v for k, v in sft.items() if k != fields.instruction}, fields.messages: [*history, last, answer]}
+
+
 def preference_texts(
     row: Mapping[str, Any],
     config: PlugConfig,
@@ -73,21 +97,21 @@ def preference_texts(
     `thinking_key`: the message key the chat template reads the thinking from, in the
     reasoning channel."""
     out: dict[str, str] = {}
-    if row.get(config.fields.messages) is not None:
-        raise RowError(
-            config.fields.messages, "conversation rows are not read under rl: dpo yet (single-turn rows only)"
-        )
+    fields = config.fields
     for which, name in zip(ANSWERS, names):
         sft, settings = answer_row(row, row.get(name), name, config)
         try:
-            conversation = build_conversation(sft, settings)
+            if row.get(fields.messages) is None:
+                conversation = build_conversation(sft, settings)
+            else:  # a conversation: the answer is its last turn, after the history
+                sft = conversation_answer_row(row, sft, name, settings)
+                conversation = build_conversations(sft, settings.model_copy(update={"turns": "last"}))[-1]
         except RowError as exc:
-            field = (
-                exc.field
-                if exc.field in (config.fields.instruction, config.fields.system, config.fields.lang)
-                else name
-            )
-            raise RowError(field, exc.problem) from None
+            kept = (fields.instruction, fields.system, fields.lang)
+            answer_at = f"message {len(row[fields.messages])}" if row.get(fields.messages) is not None else None
+            if exc.field in kept or (exc.field == fields.messages and not (answer_at and answer_at in exc.where)):
+                raise
+            raise RowError(name, exc.problem) from None
         conversation.messages[-1] = renamed(conversation.messages[-1], thinking_key)
         full = renderer(conversation.messages)
         prompt = renderer.render(conversation.messages[:-1], add_generation_prompt=True)
@@ -101,6 +125,16 @@ def preference_texts(
             raise RowError(name, "the two answers give different prompts")
         out[which] = full[len(prompt) :].rstrip()
     return out
+
+
+def last_user_message(row: Mapping[str, Any], config: PlugConfig) -> str | None:
+    """The text of a conversation row's last user message, to name the row by."""
+    messages = row.get(config.fields.messages)
+    if isinstance(messages, list):
+        for message in reversed(messages):
+            if isinstance(message, Mapping) and message.get("role") == "user":
+                return message.get("content")
+    return None
 
 
 def loader(cfg, dataset_idx: int = 0, **kwargs):
@@ -136,7 +170,7 @@ def loader(cfg, dataset_idx: int = 0, **kwargs):
             except RowError as exc:
                 if config.on_bad_row == "error":
                     # axolotl maps preference rows without their index: the row is named by its instruction
-                    which = str(row.get(config.fields.instruction))[:60]
+                    which = str(row.get(config.fields.instruction) or last_user_message(row, config))[:60]
                     raise PlugDataError(
                         f"PLUG dataset {name}: the row with instruction {which!r}: {exc} "
                         "(`plug.on_bad_row: skip` drops such rows and counts them)"
