@@ -154,3 +154,86 @@ def test_the_callback_asks_a_later_turn_after_the_target_answer_to_the_earlier(t
     text = tiny_tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     assert second["prompt_ids"] == tiny_tokenizer(text, add_special_tokens=False)["input_ids"]
     assert (second["turn"], second["instruction"], second["reference"]) == (2, "为什么？", "参考二")
+
+
+MULTI_TURN_PROMPTS = [  # FastChat's judge-prompt format, with text of our own
+    {
+        "name": "pair-v2",
+        "type": "pairwise",
+        "system_prompt": "Compare.",
+        "prompt_template": "Q: {question}\nA: {answer_a}\nB: {answer_b}",
+        "output_format": "[[A]]",
+        "description": "ours",
+        "category": "general",
+    },
+    {
+        "name": "pair-v2-multi-turn",
+        "type": "pairwise",
+        "system_prompt": "Compare the second turns.",
+        "prompt_template": "Q1 {question_1}|A1 {answer_a_1}|Q2 {question_2}|A2 {answer_a_2}|B1 {answer_b_1}|B2 {answer_b_2}",
+        "output_format": "[[A]]",
+        "description": "ours",
+        "category": "general",
+    },
+]
+
+
+def test_paper_protocol_judges_a_second_turn_as_fastchat_fills_its_multi_turn_prompt(tiny_model_dir, tmp_path):
+    """`--protocol paper --turn 2`: FastChat's run_judge_pair(multi_turn=True) request
+    for each two-turn item, in both orders: question_1/2 and answer_a_1/2, answer_b_1/2
+    put in the pair-v2-multi-turn template by str.format, exactly as the files hold them;
+    `--turn 1`: the single-turn prompt on the first turn."""
+    model_dir, files = model_folder(tiny_model_dir, tmp_path), {}
+    rows = [{"id": rid, "turns": turns, "lang": "zh"} for rid, turns in QUESTIONS.items()]
+    rows.append({"id": "m3", "turns": ["一。", "二。", "三。"], "lang": "zh"})  # FastChat skips a three-turn item
+    targets = {
+        "a": {**TARGETS["a"], "一。": "1 {question_1}", "二。": "{2}", "三。": "3"},  # braces stay as they are
+        "b": {**TARGETS["b"], "一。": "one", "二。": "two", "三。": "three"},
+    }
+    instructions = write_jsonl(tmp_path / "bench.jsonl", rows)
+    for system in ("a", "b"):
+        files[system] = tmp_path / f"{system}.jsonl"
+
+        def engine(body, number, system=system):
+            return f"English response:\nA\n\n中文回复：\n{targets[system][body['messages'][-1]['content']]}"
+
+        with FakeEngine(engine) as server:
+            assert generate(model_dir, instructions, server.url, files[system]).returncode == 0
+    prompts = write_jsonl(tmp_path / "judge_prompts.jsonl", MULTI_TURN_PROMPTS)
+
+    def judge(turn: str):
+        with FakeEngine(lambda body, number: "[[A]]") as server:
+            result = plug_command(
+                "judge", "--instructions", str(instructions), "--a", str(files["a"]), "--b", str(files["b"]),
+                "--turn", turn, "--protocol", "paper", "--prompt-file", str(prompts), "--judge-model", "gpt-4",
+                "--base-url", server.url, "--output", str(tmp_path / f"judge-{turn}"),
+            )  # fmt: skip
+        assert result.returncode == 0, result.stderr[-2000:]
+        return sorted(json.dumps(r["body"], sort_keys=True) for r in server.requests)
+
+    def request(system: str, user: str) -> str:
+        body = {"model": "gpt-4", "n": 1, "temperature": 0, "top_p": 0, "max_tokens": 1024}
+        body["messages"] = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        return json.dumps(body, sort_keys=True)
+
+    template = MULTI_TURN_PROMPTS[1]["prompt_template"]
+    expected = []
+    for first, second in QUESTIONS.values():
+        a = [targets["a"][first], targets["a"][second]]
+        b = [targets["b"][first], targets["b"][second]]
+        for x, y in ((a, b), (b, a)):
+            user = f"Q1 {first}|A1 {x[0]}|Q2 {second}|A2 {x[1]}|B1 {y[0]}|B2 {y[1]}"
+            assert user == template.format(
+                question_1=first, question_2=second, answer_a_1=x[0], answer_b_1=y[0], answer_a_2=x[1], answer_b_2=y[1]
+            )
+            expected.append(request("Compare the second turns.", user))
+    assert judge("2") == sorted(expected)
+
+    expected = []
+    for turns in [*QUESTIONS.values(), ["一。"]]:  # every item has a first turn
+        x, y = targets["a"][turns[0]], targets["b"][turns[0]]
+        expected += [
+            request("Compare.", f"Q: {turns[0]}\nA: {x}\nB: {y}"),
+            request("Compare.", f"Q: {turns[0]}\nA: {y}\nB: {x}"),
+        ]
+    assert judge("1") == sorted(expected)

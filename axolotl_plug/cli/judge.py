@@ -67,7 +67,8 @@ from axolotl_plug.eval.judge.prompt import MODES, PROTOCOLS
     type=click.IntRange(min=1),
     default=None,
     help="pair: compare multi-turn items (`turns`) on this turn; the judge sees each system's whole conversation "
-    "up to it (our multi-turn prompt; --protocol ours).",
+    "up to it (ours: our multi-turn prompt; paper: turn 1 with the single-turn prompt, turn 2 of two-turn items "
+    "with FastChat's pair-v2-multi-turn).",
 )
 @click.option("--judge-max-tokens", default=1024, show_default=True, help="Longest judge reply, in tokens.")
 @click.option("--reasks", default=1, show_default=True, help="ours: times a reply without a verdict is asked again.")
@@ -104,13 +105,19 @@ def judge(
         raise click.UsageError("give exactly one of --b and --reference")
     if mode == "single" and reference:
         raise click.UsageError("--reference is for --mode pair; grade a second file with --b")
-    if turn is not None and (mode != "pair" or protocol != "ours" or prompt_file):
+    if turn is not None and mode != "pair":
         raise click.UsageError(
-            "--turn compares two conversations with our multi-turn prompt: --mode pair, --protocol ours, no "
-            "--prompt-file (FastChat's multi-turn prompts under --protocol paper are not supported yet)"
+            "--turn compares two conversations: --mode pair (single grading of a turn is not supported)"
         )
+    if turn is not None and protocol == "ours" and prompt_file:
+        raise click.UsageError("--turn with --protocol ours uses our multi-turn prompt: leave out --prompt-file")
+    if turn is not None and protocol == "paper" and turn > 2:
+        raise click.UsageError("--protocol paper judges turn 1 or 2: FastChat's judge prompts stop at the second turn")
     try:
-        chosen = prompt.paper(prompt_file, prompt_name, mode) if protocol == "paper" else prompt.ours(prompt_file, mode)
+        if protocol == "paper":
+            chosen = prompt.paper(prompt_file, prompt_name, mode, multi_turn=turn == 2)
+        else:
+            chosen = prompt.dialogue_protocol() if turn is not None else prompt.ours(prompt_file, mode)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     common = dict(protocol=chosen, split=split, concurrency=concurrency, reasks=reasks, max_tokens=judge_max_tokens)

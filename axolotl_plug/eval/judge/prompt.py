@@ -86,6 +86,14 @@ _MODE = {
         "pair-v2",
     ),
     "single": (("{instruction}", "{answer}"), ("question", "answer"), "single", "[[rating]]", "single-v1"),
+    # FastChat's second turn of two: run_judge_pair(multi_turn=True)'s placeholders
+    "pair-multi-turn": (
+        (),
+        ("question_1", "question_2", "answer_a_1", "answer_b_1", "answer_a_2", "answer_b_2"),
+        "pairwise",
+        "[[A]]",
+        "pair-v2-multi-turn",
+    ),
 }
 _VERDICT = re.compile(r"\[\[([ABC])\]\]")
 _OUR_RATING = re.compile(r"\[\[(\d+(?:\.\d+)?)\]\]")
@@ -179,7 +187,15 @@ class Protocol:
     ) -> list[dict[str, str]]:
         """System and user message comparing two conversations on their last turn: the
         same user `questions`, each assistant's own answers, in slot order."""
-        if self.name != "ours" or "{dialogue_a}" not in self.template:
+        if self.name == "paper":  # FastChat's multi-turn pair prompt: two turns, texts exactly as given
+            if len(questions) != 2:
+                raise ValueError("FastChat's multi-turn judge prompts compare the second of two turns")
+            values = {"question_1": questions[0], "question_2": questions[1]}
+            for slot, answers in (("a", answers_a), ("b", answers_b)):
+                values.update({f"answer_{slot}_{k}": text for k, text in enumerate(answers, 1)})
+            user = self.template.format(**values)
+            return [{"role": "system", "content": self.system}, {"role": "user", "content": user}]
+        if "{dialogue_a}" not in self.template:
             raise ValueError("a multi-turn comparison needs the multi-turn prompt (dialogue_protocol)")
 
         def dialogue(answers: list[str]) -> str:
@@ -216,10 +232,13 @@ def dialogue_protocol() -> Protocol:
     return Protocol("ours", "pair", "ours-multi-turn", DIALOGUE_SYSTEM, DIALOGUE_USER)
 
 
-def paper(prompt_file: str | Path | None, prompt_name: str | None, mode: str = "pair") -> Protocol:
+def paper(
+    prompt_file: str | Path | None, prompt_name: str | None, mode: str = "pair", multi_turn: bool = False
+) -> Protocol:
     """The reference protocol with entry `prompt_name` of a FastChat judge-prompt file
-    (default: pair-v2 for pair, single-v1 for single)."""
-    _, names, kind, output_format, default_name = _MODE[mode]
+    (default: pair-v2 for pair, single-v1 for single; with `multi_turn`, FastChat's
+    second-turn pair prompt, pair-v2-multi-turn)."""
+    _, names, kind, output_format, default_name = _MODE["pair-multi-turn" if multi_turn else mode]
     if prompt_file is None:
         raise ValueError(
             "--protocol paper judges with the reference's own prompt, which we do not ship (it is "
@@ -248,10 +267,8 @@ def paper(prompt_file: str | Path | None, prompt_name: str | None, mode: str = "
     try:
         entry["prompt_template"].format(**{n: "" for n in names})
     except (KeyError, IndexError) as exc:
-        raise ValueError(
-            f"{prompt_file}: prompt {name!r} needs {exc} besides {', '.join(names)} "
-            "(reference answers and multi-turn prompts are not supported)"
-        ) from None
+        hint = "reference answers are not supported" + ("" if multi_turn else "; a multi-turn prompt needs --turn 2")
+        raise ValueError(f"{prompt_file}: prompt {name!r} needs {exc} besides {', '.join(names)} ({hint})") from None
     return Protocol("paper", mode, name, entry["system_prompt"], entry["prompt_template"])
 
 

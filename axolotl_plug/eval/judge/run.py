@@ -31,12 +31,15 @@ def pair_items(records: list[dict], a: Answers, b: Answers) -> tuple[list[dict],
     return compared, missing
 
 
-def pair_turns(records: list[dict], a: Answers, b: Answers, turn: int) -> tuple[list[dict], list[str]]:
-    """The multi-turn items with a turn `turn` that both files answer up to it, and the
-    ids that only one file answers that far."""
+def pair_turns(
+    records: list[dict], a: Answers, b: Answers, turn: int, exactly: int | None = None
+) -> tuple[list[dict], list[str]]:
+    """The multi-turn items with a turn `turn` (and `exactly` turns, when given) that both
+    files answer up to it, and the ids that only one file answers that far."""
     compared, missing = [], []
     for record in records:
-        if len(record.get("turns") or []) < turn:
+        count = len(record.get("turns") or [])
+        if count < turn or (exactly is not None and count != exactly):
             continue
         rid = str(record["id"])
         answered = [system.dialogue(rid, turn) is not None for system in (a, b)]
@@ -56,6 +59,9 @@ def pair_messages(protocol: Protocol, record: dict, a: Answers, b: Answers, orde
     first, second = (a, b) if order == "ab" else (b, a)
     if turn is None:
         return protocol.messages(record["instruction"], first.texts[rid], second.texts[rid])
+    if protocol.name == "paper" and turn == 1:  # FastChat's first turn: the single-turn prompt on it
+        key = answer_key({"id": rid, "turn": 1})
+        return protocol.messages(record["turns"][0], first.texts[key], second.texts[key])
     return protocol.dialogue_messages(record["turns"][:turn], first.dialogue(rid, turn), second.dialogue(rid, turn))
 
 
@@ -131,8 +137,10 @@ def run_judge(
         protocol = protocol or ours()
         compared, missing = pair_items(records, a, b)
     else:
-        protocol = dialogue_protocol()
-        compared, missing = pair_turns(records, a, b, turn)
+        protocol = protocol or dialogue_protocol()
+        # FastChat judges a second turn only of two-turn questions (its make_match skips the others)
+        exactly = 2 if protocol.name == "paper" and turn == 2 else None
+        compared, missing = pair_turns(records, a, b, turn, exactly)
     run = judge_run(output)
     run.claim()
 
