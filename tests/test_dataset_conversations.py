@@ -119,7 +119,8 @@ def test_the_trained_turn_is_a_plug_answer_after_target_only_history(tmp_path, t
             assert_history(text, turn)
 
 
-def test_in_the_thinking_channel_on_qwen3(tmp_path):
+@pytest.mark.parametrize("turns", ["last", "all"])
+def test_in_the_thinking_channel_on_qwen3(tmp_path, turns):
     """Qwen3's template renders the thinking of the trained turn only; the history's
     answers are plain content, as a client sends them back."""
     config = PlugConfig(target_language="zh", pivot_channel="reasoning")
@@ -128,9 +129,11 @@ def test_in_the_thinking_channel_on_qwen3(tmp_path):
         CONVERSATIONS,
         {"qwen3": str(real_chat_template("Qwen-Qwen3-0.6B"))},
         pivot_channel="reasoning",
-        turns="all",
+        turns=turns,
     )
-    for (text, runs), turn in zip(found["qwen3"], [1, 1, 2, 1, 2, 3]):
+    expected_turns = [1, 2, 3] if turns == "last" else [1, 1, 2, 1, 2, 3]
+    assert len(found["qwen3"]) == len(expected_turns)
+    for (text, runs), turn in zip(found["qwen3"], expected_turns):
         reasoning, answer = single_turn_answer(turn, config)
         assert runs == [f"<think>\n{reasoning}\n</think>\n\n{answer}<|im_end|>"], turn
         assert text.count("<think>") == 1

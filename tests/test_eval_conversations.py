@@ -237,3 +237,35 @@ def test_paper_protocol_judges_a_second_turn_as_fastchat_fills_its_multi_turn_pr
             request("Compare.", f"Q: {turns[0]}\nA: {y}\nB: {x}"),
         ]
     assert judge("1") == sorted(expected)
+
+
+def test_in_process_generate_answers_the_second_turn_after_the_first_target(plug_trained, tmp_path):
+    """`generate` in this process on the PLUG-trained model: the second turn's answer is
+    the model's greedy answer to the conversation with its own first target answer."""
+    from axolotl_plug.config import read_config
+    from axolotl_plug.eval.generation import load_for_generation
+    from axolotl_plug.format.prompt import prompt_messages
+    from tests.helpers.models import generate_answers
+    from tests.helpers.rows import ROWS
+
+    config_path, model_dir, _ = plug_trained
+    _, config = read_config(config_path)
+    turns = [ROWS[0]["instruction"], ROWS[2]["instruction"]]
+    instructions = write_jsonl(tmp_path / "bench.jsonl", [{"id": 7, "turns": turns, "lang": "zh"}])
+    output = tmp_path / "answers.jsonl"
+    result = plug_command(
+        "generate", str(config_path), "--instructions", str(instructions), "--max-new-tokens", "60",
+        "--output", str(output),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    first, second = lines(output)
+    assert (first["id"], first["turn"], second["id"], second["turn"]) == (7, 1, 7, 2)
+
+    model, tokenizer = load_for_generation(model_dir)
+    prompts = [
+        prompt_messages(turns[0], "zh", config),
+        prompt_messages(turns[1], "zh", config, history=[(turns[0], first["output"])]),
+    ]
+    expected = [a.text for a in generate_answers(model, tokenizer, prompts, max_new_tokens=60, batch_size=1)]
+    assert [first["raw_output"], second["raw_output"]] == expected
+    assert prompts[1][2] == {"role": "assistant", "content": first["output"]}
