@@ -326,35 +326,45 @@ def conversation_turns(
     lang, answer_format = _row_format(row, config)
     messages = read_messages(row, config)
     start = 1 if messages[0]["role"] == "system" else 0
-    system = messages[0]["content"].strip() if start and strip else (messages[0]["content"] if start else None)
+    system = _text(messages[0], "content", strip=strip) if start else None
     system = system or _text(row, fields.system, required=False, strip=strip) or system_prompt(config, answer_format)
     history = [{"role": "system", "content": system}] if system else []
     answers = [i for i in range(start, len(messages)) if messages[i]["role"] == "assistant"]
     trained_turns = answers if config.turns == "all" else answers[-1:]
     conversations = []
     for i in range(start, len(messages)):
-        message = messages[i]
-        text = _text(message, "content", strip=strip)
-        where = f"message {i}, the trained assistant turn"
-        if i in trained_turns and config.prebuilt:  # the whole PLUG answer is the message's content
-            content, reasoning, trained = _prebuilt(text, answer_format, config, fields.messages, where)
-        elif i in trained_turns:
-            pivot_instruction = pivot_response = None
-            if config.mode == "plug":
-                pivot_response = _pivot_of(message, fields, where, strip)
-                if config.include_pivot_instruction:
-                    pivot_instruction = _pivot_of(messages[i - 1], fields, f"message {i - 1}, its user turn", strip)
-            content, reasoning, trained = _laid_out(
-                text, pivot_instruction, pivot_response, answer_format, config, layout
-            )
+        role, text = messages[i]["role"], _text(messages[i], "content", strip=strip)
         if i in trained_turns:
+            content, reasoning, trained = _turn_answer(messages, i, text, answer_format, config, layout)
             turn = answers.index(i) + 1
             conversations.append(_conversation(history, lang, content, reasoning, trained, config, turn))
-        if config.prebuilt and message["role"] == "assistant":  # history holds the target answer alone
+        if config.prebuilt and role == "assistant":  # in the history, a whole answer is its target section
             found = answer_format.extract(text)
             text = found.target if found.has_target else text
-        history = [*history, {"role": message["role"], "content": text}]
+        history = [*history, {"role": role, "content": text}]
     return conversations
+
+
+def _turn_answer(
+    messages: list[Mapping[str, Any]],
+    i: int,
+    text: str,
+    answer_format: AnswerFormat,
+    config: PlugConfig,
+    layout: tuple[str, str] | None,
+) -> tuple[str, str | None, list[tuple[int, int]]]:
+    """(content, reasoning or None, trained spans) of trained assistant message `i`: a
+    pre-built whole answer, or laid out from its text and pivots."""
+    fields, strip = config.fields, config.strip_fields
+    where = f"message {i}, the trained assistant turn"
+    if config.prebuilt:
+        return _prebuilt(text, answer_format, config, fields.messages, where)
+    pivot_instruction = pivot_response = None
+    if config.mode == "plug":
+        pivot_response = _pivot_of(messages[i], fields, where, strip)
+        if config.include_pivot_instruction:
+            pivot_instruction = _pivot_of(messages[i - 1], fields, f"message {i - 1}, its user turn", strip)
+    return _laid_out(text, pivot_instruction, pivot_response, answer_format, config, layout)
 
 
 def _pivot_of(message: Mapping[str, Any], fields, where: str, strip: bool) -> str:
