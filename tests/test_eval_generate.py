@@ -317,3 +317,28 @@ def test_served_generation_reads_a_reasoning_channel_model_split_or_not(tiny_mod
     }
     table = dict(line.split() for line in result.stdout.splitlines() if line.startswith("plug/"))
     assert table["plug/format_ok"] == f"{2 / 3:.3f}"
+
+
+def test_in_process_generate_reads_a_reasoning_channel_model(reasoning_trained, tmp_path):
+    """`generate` in this process on the model trained with the pivot in Qwen3's thinking
+    channel: each line's output is what follows the thinking, read at the markers the
+    run recorded in plug.json (no training config needed)."""
+    from axolotl_plug.args import PlugConfig
+
+    _, model_dir, _ = reasoning_trained
+    bench = write_jsonl(
+        tmp_path / "bench.jsonl", [{"id": i, "instruction": r["instruction"]} for i, r in enumerate(ROWS[:2])]
+    )
+    output = tmp_path / "answers.jsonl"
+    result = plug_in_process(
+        "generate", "--model-dir", str(model_dir), "--instructions", str(bench), "--max-new-tokens", "120",
+        "--output", str(output),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    fmt = AnswerFormat.from_config(PlugConfig(target_language="zh", pivot_channel="reasoning"), "zh")
+    rows = list(read(output).values())
+    assert len(rows) == 2 and all(row["raw_output"].startswith("<think>\n") for row in rows)
+    for row in rows:
+        found = fmt.extract(row["raw_output"])
+        assert (row["output"], row["status"]) == (found.target, found.status)
+    assert any(row["status"] == "ok" and row["output"].startswith(ROWS[i]["response"]) for i, row in enumerate(rows))
