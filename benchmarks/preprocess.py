@@ -80,6 +80,27 @@ def labellers(stock, ours):
     return stock_labels, ours_labels
 
 
+def race_stock_and_ours(rows: list, conversations: list, stock_labels, ours_labels, extra: dict | None = None):
+    """rows/s of axolotl's stock strategy on the conversations and of the PLUG type on the
+    rows (and of `extra` paths), batch by batch as datasets.map hands them out. In axolotl
+    the rows live in Arrow and one batch at a time is Python objects; here they are all
+    Python objects, which the garbage collector would walk again and again: they are
+    frozen out of its sight, as Arrow is."""
+    gc.collect()
+    gc.freeze()
+    try:
+        return race(
+            len(rows),
+            {
+                "stock chat_template": lambda: [stock_labels(batch) for _, batch in batches(conversations)],
+                "PLUG dataset type": lambda: [ours_labels(lo, batch) for lo, batch in batches(rows)],
+                **(extra or {}),
+            },
+        )
+    finally:
+        gc.unfreeze()
+
+
 def seconds_per_100_samples(model_dir: str, samples: int) -> float:
     """Batched greedy generation as the evaluation callback runs it, on held-out prompts."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -132,21 +153,10 @@ def main() -> None:
     print(f"{len(rows)} rows, about {tokens:.0f} tokens each, tokenizer {Path(args.model).name}")
 
     stock_labels, ours_labels = labellers(stock, ours)
-
-    # In axolotl the rows live in Arrow and one batch at a time is Python objects; here
-    # they are all Python objects, which the garbage collector would walk again and
-    # again. Freeze them out of its sight, as Arrow is.
-    gc.collect()
-    gc.freeze()
-    rates = race(
-        len(rows),
-        {
-            "stock chat_template": lambda: [stock_labels(batch) for _, batch in batches(conversations)],
-            "PLUG dataset type": lambda: [ours_labels(lo, batch) for lo, batch in batches(rows)],
-            "plain tokenizer pass": lambda: [tokenizer(batch, add_special_tokens=False) for _, batch in batches(texts)],
-        },
-    )
-    gc.unfreeze()
+    plain = {
+        "plain tokenizer pass": lambda: [tokenizer(batch, add_special_tokens=False) for _, batch in batches(texts)]
+    }
+    rates = race_stock_and_ours(rows, conversations, stock_labels, ours_labels, plain)
 
     same = 0
     for (lo, batch), (_, conversation_batch) in zip(batches(rows), batches(conversations)):

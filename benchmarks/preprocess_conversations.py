@@ -15,10 +15,9 @@ The last line is `ratio_vs_stock_last=X ratio_vs_stock_all=Y` (target: both >= 2
 from __future__ import annotations
 
 import argparse
-import gc
 from collections import defaultdict
 
-from benchmarks.preprocess import batches, build_rows, labellers, race
+from benchmarks.preprocess import batches, build_rows, labellers, race_stock_and_ours
 
 
 def build_conversation_rows(count: int, turns: int = 3) -> list[dict]:
@@ -72,16 +71,7 @@ def compare(turns: str, rows: list[dict], tokenizer, template: str) -> float:
     print(f"plug.turns: {turns}: {len(rows)} conversations of 3 turns -> {len(conversations)} training rows")
 
     stock_labels, ours_labels = labellers(stock, ours)
-    gc.collect()
-    gc.freeze()
-    rates = race(
-        len(rows),
-        {
-            "stock chat_template": lambda: [stock_labels(batch) for _, batch in batches(conversations)],
-            "PLUG dataset type": lambda: [ours_labels(lo, batch) for lo, batch in batches(rows)],
-        },
-    )
-    gc.unfreeze()
+    rates = race_stock_and_ours(rows, conversations, stock_labels, ours_labels)
 
     mine = [labels for lo, batch in batches(rows) for labels in ours_labels(lo, batch)]
     theirs = [labels for _, batch in batches(conversations) for labels in stock_labels(batch)]

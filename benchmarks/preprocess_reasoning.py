@@ -16,9 +16,8 @@ out (it finds the turn by diffing against an empty thinking). The last line is
 from __future__ import annotations
 
 import argparse
-import gc
 
-from benchmarks.preprocess import batches, build_rows, labellers, race
+from benchmarks.preprocess import batches, build_rows, labellers, race_stock_and_ours
 
 
 def main() -> None:
@@ -55,16 +54,7 @@ def main() -> None:
 
     stock_labels, ours_labels = labellers(stock, ours)
 
-    gc.collect()
-    gc.freeze()
-    rates = race(
-        len(rows),
-        {
-            "stock chat_template": lambda: [stock_labels(batch) for _, batch in batches(conversations)],
-            "PLUG dataset type": lambda: [ours_labels(lo, batch) for lo, batch in batches(rows)],
-        },
-    )
-    gc.unfreeze()
+    rates = race_stock_and_ours(rows, conversations, stock_labels, ours_labels)
 
     same, extra = 0, set()
     for (lo, batch), (_, conversation_batch) in zip(batches(rows), batches(conversations)):
