@@ -75,22 +75,30 @@ class PlugPlugin(BasePlugin):
             )
 
     def add_callbacks_post_trainer(self, cfg, trainer):
-        """Attach the evaluation callback when `plug.eval` is configured."""
-        config = plug_config(cfg)
-        if config.eval is None:
-            return []
+        """Hand the run's settings to the PLUG rewards (`trl.reward_funcs`), and attach the
+        evaluation callback when `plug.eval` is configured."""
+        from axolotl_plug import rewards
         from axolotl_plug.dataset.host import chat_template_of
-        from axolotl_plug.eval.callback import PlugEvalCallback
 
+        config = plug_config(cfg)
+        probe_markers = config.pivot_channel == "reasoning" and not config.thinking_markers
+        if config.eval is None and not probe_markers:
+            rewards.configure(config)
+            return []
         plug_ds = next((ds for ds in cfg.get("datasets") or [] if ds.get("type") == DATASET_TYPE), None)
         template = chat_template_of(cfg, plug_ds, trainer.processing_class)
-        if config.pivot_channel == "reasoning" and not config.thinking_markers:
+        if probe_markers:
             from axolotl_plug.dataset.render import ChatRenderer
             from axolotl_plug.dataset.thinking import probe
 
             # answers are read at the markers the model is trained to write
             markers = probe(ChatRenderer(trainer.processing_class, template).render, "in training").markers
             config = config.model_copy(update={"thinking_markers": list(markers)})
+        rewards.configure(config)
+        if config.eval is None:
+            return []
+        from axolotl_plug.eval.callback import PlugEvalCallback
+
         return [PlugEvalCallback(trainer, cfg, config, template)]
 
 
