@@ -134,6 +134,37 @@ def test_svamp_scores_the_target_answer_by_the_reference_number_rule(tmp_path):
     assert "| all | 5 | 2 | 50.0% | 1 | 1 |" in result.stdout and "Over the answered questions only" in result.stdout
 
 
+def test_svamp_reads_mgsm_references_and_shows_each_language(tmp_path):
+    """MGSM's form (`question`, `answer_number`, no id: rows are numbered by position, as
+    `generate` numbers them) scored by the same number rule; accuracy per language."""
+    from axolotl_plug.io.records import load_instructions
+
+    mgsm = [  # our own problems, in MGSM's fields
+        {"question": "小明有2个苹果，又买了3个。他现在有几个苹果？", "answer_number": 5, "lang": "zh"},
+        {"question": "一箱有100个橙子。10箱有多少个？", "answer_number": 1000, "lang": "zh"},
+        {"question": "Ana tiene 9 manzanas y compra 3 más. ¿Cuántas tiene?", "answer_number": 12, "lang": "es"},
+        {"question": "Hay 10 pájaros y se van 3. ¿Cuántos quedan?", "answer_number": 7, "lang": "es"},
+    ]
+    refs = write_jsonl(tmp_path / "mgsm.jsonl", mgsm)
+    records = load_instructions(str(refs))
+    assert [(r["id"], r["instruction"]) for r in records] == [(i, row["question"]) for i, row in enumerate(mgsm)]
+    outputs = ["他现在有5个苹果。", "一共1,000个橙子。", "Tiene 12 manzanas y 3 peras.", "Quedan 7."]
+    answers = write_jsonl(
+        tmp_path / "answers.jsonl",
+        [
+            {"id": i, "lang": row["lang"], "output": text, "status": "ok", "generator": "plug"}
+            for i, (row, text) in enumerate(zip(mgsm, outputs))
+        ],
+    )
+    out = tmp_path / "mgsm"
+    result = plug_command("score", "svamp", "--answers", str(answers), "--references", str(refs), "--output", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads((out / "summary.json").read_text())
+    # 5 and 1000 right; "12 manzanas y 3 peras" reads 3 (the last number), not 12; 7 right
+    assert (summary["n"], summary["correct"], summary["accuracy"]) == (4, 3, 0.75)
+    assert {lang: group["accuracy"] for lang, group in summary["by_language"].items()} == {"es": 0.5, "zh": 1.0}
+
+
 EXTRACT_TEMPLATE = "Find the final number.\n\nQuestion: {question}\n\nModel response: {response}\n\nExtracted answer:"
 EXTRACT_REPLIES = {"12 - 5": "[invalid]", "两本书": "12", "Costa": " 12 \n", "1,000": "1000"}
 

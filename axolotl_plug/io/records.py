@@ -80,9 +80,12 @@ def load_instructions(
     JSON/JSONL file or a hub dataset (see `load_rows`). Other fields (e.g. `dataset`,
     X-SVAMP's `answer`) are kept, and `instruction` is kept as it is. A multi-turn row
     (MT-Bench's form) has `turns`, its user turns in order, instead of `instruction`;
-    its `instruction` is then the first turn."""
+    its `instruction` is then the first turn. A row with `question` and no `instruction`
+    (MGSM's form) asks its question."""
     records = []
     for index, row in enumerate(load_rows(source, split)):
+        if row.get("instruction") is None and isinstance(row.get("question"), str):
+            row = {**row, "instruction": row["question"]}  # MGSM's form: `question`, `answer_number`
         turns = row.get("turns")
         if turns is not None:
             if not isinstance(turns, list) or not turns or not all(isinstance(t, str) and t.strip() for t in turns):

@@ -29,10 +29,18 @@ def is_text_list(value) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
-def load_references(source: str, split: str | None, fields: dict[str, tuple[Callable, str]]) -> list[dict]:
-    """Rows with an `id` and every field in `fields` ({name: (check, what it must be)});
-    the first row that fails says which and why."""
+def load_references(
+    source: str,
+    split: str | None,
+    fields: dict[str, tuple[Callable, str]],
+    normalize: Callable[[int, dict], dict] | None = None,
+) -> list[dict]:
+    """Rows with an `id` and every field in `fields` ({name: (check, what it must be)}),
+    each first passed through `normalize(index, row)` when given; the first row that
+    fails says which and why."""
     rows = load_rows(source, split)
+    if normalize is not None:
+        rows = [normalize(index, row) for index, row in enumerate(rows)]
     seen = set()
     for index, row in enumerate(rows):
         if "id" not in row:

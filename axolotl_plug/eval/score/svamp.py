@@ -69,6 +69,15 @@ Model response: {response}
 Extracted answer:"""
 
 
+def mgsm_reference(index: int, row: dict) -> dict:
+    """A reference row in X-SVAMP's form (`id`, `answer`). MGSM's rows (`question`,
+    `answer_number`, no id) become one: the number is the answer, and the id the row's
+    position, as `generate` numbers rows without one."""
+    if "answer_number" not in row or is_number(row.get("answer")):
+        return row
+    return {"id": index, **row, "answer": row["answer_number"]}
+
+
 def read_number(text: str) -> float | None:
     """The reference's number: the last match of `-?\\d+(,\\d{3})*`, commas dropped; None
     when the text has no digit."""
@@ -168,7 +177,7 @@ def score_svamp(
     says whether it counts in the accuracy (see `accuracy_stats`)."""
     if denominator not in DENOMINATORS:  # before any request
         raise ValueError(f"denominator must be one of {DENOMINATORS}, not {denominator!r}")
-    refs = load_references(references, split, {"answer": (is_number, "a number")})
+    refs = load_references(references, split, {"answer": (is_number, "a number")}, mgsm_reference)
     answers = read_answers(answers_path)
     matched = match(refs, answers, references)
     output.mkdir(parents=True, exist_ok=True)
