@@ -33,6 +33,10 @@ def __getattr__(name):
         from axolotl_plug.dataset.preference import loader
 
         return loader
+    if name == "grpo":  # `type: plug` under `rl: grpo` (see dataset/grpo.py)
+        from axolotl_plug.dataset.grpo import loader
+
+        return loader
     if name == "build_conversation":
         from axolotl_plug.dataset.layout import build_conversation
 

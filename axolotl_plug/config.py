@@ -24,8 +24,10 @@ DATASET_TYPE = "axolotl_plug.dataset.strategy"
 # under `rl:`, axolotl's DPO loader resolves only `module.function` of a top-level module
 PREFERENCE_TYPE = "axolotl_plug.preference"
 PREFERENCE_RL = ("dpo", "ipo", "simpo")  # the methods whose datasets go through that loader
+GRPO_TYPE = "axolotl_plug.grpo"  # prompts (and answer, lang) for rl: grpo / gdpo (dataset/grpo.py)
+GRPO_RL = ("grpo", "gdpo")
 # what a PLUG dataset's `type:` may say: the short name, or either path it is rewritten to
-PLUG_TYPES = {"plug", DATASET_TYPE, PREFERENCE_TYPE}
+PLUG_TYPES = {"plug", DATASET_TYPE, PREFERENCE_TYPE, GRPO_TYPE}
 _FINGERPRINT_PREFIX = "plug-"
 
 
@@ -56,8 +58,8 @@ def fingerprint(config: PlugConfig, template_texts: list[str]) -> str:
 def apply_plug_config(cfg: dict) -> None:
     """Rewrite a raw config dict for PLUG. Idempotent: axolotl may call it twice.
 
-    - `type: plug` becomes the importable module path: the SFT dataset type, or under
-      `rl: dpo` (`ipo`, `simpo`) the preference type;
+    - `type: plug` becomes the importable module path: the SFT dataset type, under
+      `rl: dpo` (`ipo`, `simpo`) the preference type, under `rl: grpo` (`gdpo`) the prompt type;
     - template references become absolute paths (relative ones are read against the
       working directory, then the config's folder);
     - `plug.chat_template` becomes axolotl's top-level `chat_template: jinja`, so the
@@ -67,13 +69,13 @@ def apply_plug_config(cfg: dict) -> None:
     """
     datasets = _plug_datasets(cfg)
     rl = str(cfg.get("rl") or "").lower() or None
-    if datasets and rl and rl not in PREFERENCE_RL:
+    if datasets and rl and rl not in PREFERENCE_RL + GRPO_RL:
         raise ValueError(
-            f"type: plug under rl: {rl}: PLUG preference rows work with rl: "
-            f"{', '.join(PREFERENCE_RL)} (the methods that load datasets as DPO does)"
+            f"type: plug under rl: {rl}: PLUG preference rows work with rl: {', '.join(PREFERENCE_RL)} "
+            f"(the methods that load datasets as DPO does), PLUG prompts with rl: {', '.join(GRPO_RL)}"
         )
     for ds in datasets:
-        ds["type"] = PREFERENCE_TYPE if rl else DATASET_TYPE
+        ds["type"] = GRPO_TYPE if rl in GRPO_RL else PREFERENCE_TYPE if rl else DATASET_TYPE
     if not datasets and cfg.get("plug") is None:
         return
 
@@ -88,7 +90,7 @@ def apply_plug_config(cfg: dict) -> None:
             texts.append(read_template(str(path)))
     cfg["plug"] = raw
     config = PlugConfig.model_validate(raw)
-    if rl and datasets and not config.train_on_pivot:
+    if rl in PREFERENCE_RL and datasets and not config.train_on_pivot:
         raise ValueError(
             f"plug.train_on_pivot: false under rl: {rl}: the preference trainer scores whole "
             "answers, so the pivot sections cannot be left out of the loss; train with "

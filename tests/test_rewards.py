@@ -120,3 +120,37 @@ def test_the_plugin_hands_the_runs_settings_to_the_rewards(tiny_model_dir, tiny_
     assert PlugPlugin().add_callbacks_post_trainer(cfg, SimpleNamespace(processing_class=tiny_tokenizer)) == []
     korean_first = "한국어 응답:\n안녕하세요!\n\nEnglish instruction:\nSay hi.\n\nEnglish response:\nHi!"
     assert rewards.plug_format([korean_first, WHOLE]) == [1.0, 0.0]  # Korean, target first; no Korean section
+
+
+def test_type_plug_under_rl_grpo_gives_the_sft_prompt_answer_and_language(tiny_model_dir, tmp_path):
+    """axolotl's own RL dataset loading with `rl: grpo`: each row becomes the messages
+    PLUG SFT puts before the answer (rendered by the run's chat template, the very text SFT
+    leaves untrained), its `answer` and its language, for the rewards."""
+    from axolotl.common.datasets import load_preference_datasets
+    from transformers import AutoTokenizer
+
+    from tests.helpers.models import cpu_config, load_config, tokenize_with_axolotl
+    from tests.helpers.rows import ROWS, write_jsonl
+
+    rows = [dict(ROWS[0], answer=42), ROWS[1]]
+    data = write_jsonl(tmp_path / "prompts.jsonl", rows)
+    plug = {"target_language": "zh", "chat_template": "plug_tulu"}
+    trl = {"reward_funcs": ["axolotl_plug.rewards.plug_format", "axolotl_plug.rewards.answer_match"]}
+    raw = cpu_config(tiny_model_dir, tmp_path / "grpo", data, plug, rl="grpo", trl=trl, shuffle_merged_datasets=False)
+    prompts = load_preference_datasets(cfg=load_config(raw)).train_dataset
+    assert set(prompts.column_names) == {"prompt", "answer", "lang"}
+    system = "Please interpret the instruction in English, and then respond both in English and in {}."
+    assert prompts[0]["prompt"] == [
+        {"role": "system", "content": system.format("Chinese")},
+        {"role": "user", "content": ROWS[0]["instruction"]},
+    ]
+    assert [p["answer"] for p in prompts] == [42, None] and [p["lang"] for p in prompts] == ["zh", "ko"]
+
+    sft, tokenizer = tokenize_with_axolotl(
+        cpu_config(tiny_model_dir, tmp_path / "sft", data, plug, shuffle_merged_datasets=False)
+    )
+    start = next(i for i, label in enumerate(sft[1]["labels"]) if label != -100)
+    saved = AutoTokenizer.from_pretrained(tiny_model_dir)
+    rendered = tokenizer.apply_chat_template(prompts[1]["prompt"], tokenize=False, add_generation_prompt=True)
+    assert rendered == tokenizer.decode(sft[1]["input_ids"][:start])  # the Korean row, as SFT renders it
+    assert saved.chat_template != tokenizer.chat_template  # the run's template (plug_tulu), not the base model's

@@ -139,7 +139,7 @@ def trained_spans(answer_length: int, target_section: tuple[int, int], config: P
     return [(0, answer_length)] if pivot_is_trained(config) else [target_section]
 
 
-def _text(row: Mapping[str, Any], name: str, required: bool = True, strip: bool = False) -> str | None:
+def field_text(row: Mapping[str, Any], name: str, required: bool = True, strip: bool = False) -> str | None:
     value = row.get(name)
     if value is None:
         if required:
@@ -175,10 +175,10 @@ def prebuilt_trained_spans(
     return trained_spans(len(answer), (section.header_start, end), config)
 
 
-def _row_format(row: Mapping[str, Any], config: PlugConfig) -> tuple[str, AnswerFormat]:
+def row_format(row: Mapping[str, Any], config: PlugConfig) -> tuple[str, AnswerFormat]:
     """The row's target language and the answer format for it."""
     fields = config.fields
-    lang = _text(row, fields.lang, required=False) or config.target_language
+    lang = field_text(row, fields.lang, required=False) or config.target_language
     if not lang:
         raise RowError(fields.lang, "no target language: set plug.target_language or give rows a language column")
     lang = lang.strip().lower()
@@ -261,29 +261,29 @@ def build_conversation(
     the answer is laid out from the pivot and target columns."""
     fields = config.fields
     strip = config.strip_fields
-    lang, answer_format = _row_format(row, config)
-    instruction = _text(row, fields.instruction, strip=strip)
-    response = _text(row, fields.response, strip=strip)
+    lang, answer_format = row_format(row, config)
+    instruction = field_text(row, fields.instruction, strip=strip)
+    response = field_text(row, fields.response, strip=strip)
     if config.prebuilt:
         content, reasoning, trained = _prebuilt(response, answer_format, config, fields.response)
     else:
         pivot_instruction = pivot_response = None
         if config.mode == "plug":
-            pivot_response = _text(row, fields.pivot_response, strip=strip)
+            pivot_response = field_text(row, fields.pivot_response, strip=strip)
             if config.include_pivot_instruction:
-                pivot_instruction = _text(row, fields.pivot_instruction, strip=strip)
+                pivot_instruction = field_text(row, fields.pivot_instruction, strip=strip)
         content, reasoning, trained = _laid_out(
             response, pivot_instruction, pivot_response, answer_format, config, layout
         )
     # the same opening as prompt_messages, with the languages this row already resolved
-    system = _text(row, fields.system, required=False, strip=strip) or system_prompt(config, answer_format)
+    system = field_text(row, fields.system, required=False, strip=strip) or system_prompt(config, answer_format)
     return _conversation(opening(instruction, system), lang, content, reasoning, trained, config)
 
 
 def _message_text(message: Mapping[str, Any], key: str, field: str, where: str, strip: bool) -> str:
     """A message's text under `key`; a problem is raised as the messages field's, at `where`."""
     try:
-        return _text(message, key, strip=strip)
+        return field_text(message, key, strip=strip)
     except RowError as exc:
         if exc.problem in ("missing", "empty"):
             problem = f"{exc.problem} {key}"
@@ -323,17 +323,19 @@ def conversation_turns(
     (`plug.turns: all`), each laid out as a PLUG answer after a history of earlier turns
     in their target-language content only, as a client sends them back."""
     fields, strip = config.fields, config.strip_fields
-    lang, answer_format = _row_format(row, config)
+    lang, answer_format = row_format(row, config)
     messages = read_messages(row, config)
     start = 1 if messages[0]["role"] == "system" else 0
-    system = _text(messages[0], "content", strip=strip) if start else None
-    system = system or _text(row, fields.system, required=False, strip=strip) or system_prompt(config, answer_format)
+    system = field_text(messages[0], "content", strip=strip) if start else None
+    system = (
+        system or field_text(row, fields.system, required=False, strip=strip) or system_prompt(config, answer_format)
+    )
     history = [{"role": "system", "content": system}] if system else []
     answers = [i for i in range(start, len(messages)) if messages[i]["role"] == "assistant"]
     trained_turns = answers if config.turns == "all" else answers[-1:]
     conversations = []
     for i in range(start, len(messages)):
-        role, text = messages[i]["role"], _text(messages[i], "content", strip=strip)
+        role, text = messages[i]["role"], field_text(messages[i], "content", strip=strip)
         if i in trained_turns:
             content, reasoning, trained = _turn_answer(messages, i, text, answer_format, config, layout)
             turn = answers.index(i) + 1
