@@ -5,7 +5,8 @@ and so on). Each reads a completion the way every other reader of PLUG answers d
 to `configure` when axolotl loads the config, so the functions need no configuration of
 their own (outside axolotl, call `configure` yourself). A completion may be plain text or
 TRL's conversational form (a list of messages, the last the assistant's, its thinking in
-`reasoning_content` or `reasoning` when the engine split it off). A row's target language
+`thinking` when TRL split it off with the tokenizer's response_template, as it does for a
+PLUG-trained model, or in `reasoning_content` / `reasoning` when an engine did). A row's target language
 is its `lang` column, else `plug.target_language`.
 
 | reward | value |
@@ -28,6 +29,7 @@ from axolotl_plug.format.langid import share_in_language
 from axolotl_plug.format.sections import OK, Extraction
 
 PARTIAL_FORMAT = 0.5  # a target answer without every pivot section in order
+THINKING_KEYS = ("reasoning_content", "reasoning", "thinking")
 
 _settings: PlugConfig | None = None
 
@@ -54,7 +56,9 @@ def completion_text(completion: Any, answer_format: AnswerFormat) -> str:
     if not isinstance(message, dict):
         raise TypeError(f"a completion is text or a list of messages, not {type(completion).__name__}")
     content = message.get("content") or ""
-    reasoning = message.get("reasoning_content") or message.get("reasoning") or ""
+    # where the thinking was split off: by an engine (reasoning_content, reasoning), or by TRL
+    # with the tokenizer's response_template (thinking), which PLUG training writes
+    reasoning = next((message[key] for key in THINKING_KEYS if message.get(key)), "")
     return answer_format.rejoin(reasoning, content) if reasoning else content
 
 

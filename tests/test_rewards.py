@@ -79,6 +79,10 @@ def test_conversational_completions_and_the_row_language():
     }
     # read as Chinese rows, the Korean answer has no target section
     assert rewards.plug_format(completions, lang=["zh", "zh"]) == [1.0, 0.0]
+    # as TRL passes it for a PLUG-trained model: split by the folder's response_template, the
+    # pivot sections as `thinking`, the target header consumed
+    split = [{"role": "assistant", "thinking": f"{PIVOT_INSTRUCTION}\n\n{PIVOT_ANSWER}", "content": "六乘以七等于42。"}]
+    assert all_rewards([split], answer=[42]) == {name: [1.0] for name in found}
 
 
 def test_the_reasoning_channel_text_or_split_by_the_engine():
@@ -154,3 +158,50 @@ def test_type_plug_under_rl_grpo_gives_the_sft_prompt_answer_and_language(tiny_m
     rendered = tokenizer.apply_chat_template(prompts[1]["prompt"], tokenize=False, add_generation_prompt=True)
     assert rendered == tokenizer.decode(sft[1]["input_ids"][:start])  # the Korean row, as SFT renders it
     assert saved.chat_template != tokenizer.chat_template  # the run's template (plug_tulu), not the base model's
+
+
+def test_axolotl_train_grpo_logs_the_plug_rewards_of_the_completions_it_scored(plug_trained, tmp_path):
+    """The real `axolotl train` with `rl: grpo` on CPU (rollouts by transformers' generate),
+    from the PLUG-trained test model: each reward is logged under its name, the loss is
+    finite, and the first step's logged means are the rewards of the completions that step
+    scored (recorded by a zero-weight reward beside them)."""
+    import json
+    import math
+    import re
+
+    import yaml
+
+    from tests.helpers.commands import run_axolotl
+    from tests.helpers.models import cpu_config
+    from tests.helpers.rows import REPO, ROWS, write_jsonl
+
+    _, trained, _ = plug_trained
+    data = write_jsonl(tmp_path / "prompts.jsonl", [dict(r, answer=42) for r in ROWS])
+    names = ["plug_format", "target_language", "pivot_language", "answer_match", "consistency"]
+    trl = {
+        "use_vllm": False,
+        "num_generations": 2,
+        "max_completion_length": 160,
+        "temperature": 0.2,
+        "reward_funcs": [f"axolotl_plug.rewards.{name}" for name in names] + ["tests.helpers.recording_reward.record"],
+        "reward_weights": [1.0] * len(names) + [0.0],
+    }
+    plug = {"target_language": "zh", "chat_template": "plug_tulu"}
+    cfg = cpu_config(trained, tmp_path, data, plug, rl="grpo", trl=trl, micro_batch_size=2, max_steps=1, seed=0)
+    path = tmp_path / "grpo.yml"
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    recorded = tmp_path / "recorded.jsonl"
+    result = run_axolotl("train", str(path), env={"PLUG_RECORD_REWARDS": str(recorded), "PYTHONPATH": str(REPO)})
+    logged = result.stdout + result.stderr
+    assert result.returncode == 0, logged[-3000:]
+
+    (step,) = [json.loads(line) for line in recorded.read_text(encoding="utf-8").splitlines()]
+    rewards.configure(PlugConfig(target_language="zh"))
+    for name in names:
+        values = [v for v in getattr(rewards, name)(step["completions"], lang=step["lang"], answer=step["answer"])]
+        mean = sum(values) / len(values)
+        shown = float(re.search(rf"'rewards/{name}/mean': '?([-\d.e]+)'?", logged).group(1))
+        assert shown == pytest.approx(mean, rel=5e-4, abs=5e-4), name  # the console rounds to 4 significant digits
+    loss = float(re.search(r"'loss': '?([-\d.e]+)'?", logged).group(1))
+    assert math.isfinite(loss)
+    assert any(v > 0 for v in rewards.plug_format(step["completions"], lang=step["lang"]))  # real PLUG answers scored
