@@ -168,6 +168,7 @@ def test_there_are_paper_baseline_lora_and_demo_configs():
         "plug_zh_fsdp.yml",
         "plug_qwen3_zh.yml",
         "plug_conversations_zh.yml",
+        "plug_grpo_zh.yml",
     } <= names
 
 
@@ -183,7 +184,8 @@ def test_example_config_validates_with_axolotl(path, tiny_model_dir, tmp_path, m
     raw.pop("deepspeed", None), raw.pop("fsdp_config", None), raw.pop("fsdp_version", None)
     cfg = load_config(raw)
     assert cfg.plug["target_language"] == raw["plug"].get("target_language")
-    expected = "axolotl_plug.preference" if raw.get("rl") else "axolotl_plug.dataset.strategy"
+    types = {"grpo": "axolotl_plug.grpo", "dpo": "axolotl_plug.preference", None: "axolotl_plug.dataset.strategy"}
+    expected = types[raw.get("rl")]
     assert all(ds["type"] == expected for ds in cfg.datasets)
     assert "/plug-" in cfg.dataset_prepared_path
     if raw["plug"].get("chat_template") == "plug_tulu":
