@@ -126,7 +126,8 @@ def test_the_plugin_hands_the_runs_settings_to_the_rewards(tiny_model_dir, tiny_
     assert rewards.plug_format([korean_first, WHOLE]) == [1.0, 0.0]  # Korean, target first; no Korean section
 
 
-def test_type_plug_under_rl_grpo_gives_the_sft_prompt_answer_and_language(tiny_model_dir, tmp_path):
+@pytest.mark.parametrize("rl", ["grpo", "gdpo"])
+def test_type_plug_under_rl_grpo_gives_the_sft_prompt_answer_and_language(tiny_model_dir, tmp_path, rl):
     """axolotl's own RL dataset loading with `rl: grpo`: each row becomes the messages
     PLUG SFT puts before the answer (rendered by the run's chat template, the very text SFT
     leaves untrained), its `answer` and its language, for the rewards."""
@@ -140,7 +141,7 @@ def test_type_plug_under_rl_grpo_gives_the_sft_prompt_answer_and_language(tiny_m
     data = write_jsonl(tmp_path / "prompts.jsonl", rows)
     plug = {"target_language": "zh", "chat_template": "plug_tulu"}
     trl = {"reward_funcs": ["axolotl_plug.rewards.plug_format", "axolotl_plug.rewards.answer_match"]}
-    raw = cpu_config(tiny_model_dir, tmp_path / "grpo", data, plug, rl="grpo", trl=trl, shuffle_merged_datasets=False)
+    raw = cpu_config(tiny_model_dir, tmp_path / rl, data, plug, rl=rl, trl=trl, shuffle_merged_datasets=False)
     prompts = load_preference_datasets(cfg=load_config(raw)).train_dataset
     assert set(prompts.column_names) == {"prompt", "answer", "lang"}
     system = "Please interpret the instruction in English, and then respond both in English and in {}."
