@@ -162,10 +162,10 @@ def test_type_plug_under_rl_grpo_gives_the_sft_prompt_answer_and_language(tiny_m
 
 
 def test_axolotl_train_grpo_logs_the_plug_rewards_of_the_completions_it_scored(plug_trained, tmp_path):
-    """The real `axolotl train` with `rl: grpo` on CPU (rollouts by transformers' generate),
-    from the PLUG-trained test model: each reward is logged under its name, the loss is
-    finite, and the first step's logged means are the rewards of the completions that step
-    scored (recorded by a zero-weight reward beside them)."""
+    """The real `axolotl train` with `rl: grpo` on CPU (rollouts by transformers' generate,
+    two steps, two generations per prompt), from the PLUG-trained test model: each reward is
+    logged under its name, the loss is finite, and the first step's logged means are the
+    rewards of the completions that step scored (recorded by a zero-weight reward beside them)."""
     import json
     import math
     import re
@@ -188,7 +188,7 @@ def test_axolotl_train_grpo_logs_the_plug_rewards_of_the_completions_it_scored(p
         "reward_weights": [1.0] * len(names) + [0.0],
     }
     plug = {"target_language": "zh", "chat_template": "plug_tulu"}
-    cfg = cpu_config(trained, tmp_path, data, plug, rl="grpo", trl=trl, micro_batch_size=2, max_steps=1, seed=0)
+    cfg = cpu_config(trained, tmp_path, data, plug, rl="grpo", trl=trl, micro_batch_size=2, max_steps=2, seed=0)
     path = tmp_path / "grpo.yml"
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
     recorded = tmp_path / "recorded.jsonl"
@@ -196,13 +196,13 @@ def test_axolotl_train_grpo_logs_the_plug_rewards_of_the_completions_it_scored(p
     logged = result.stdout + result.stderr
     assert result.returncode == 0, logged[-3000:]
 
-    (step,) = [json.loads(line) for line in recorded.read_text(encoding="utf-8").splitlines()]
+    step, _ = [json.loads(line) for line in recorded.read_text(encoding="utf-8").splitlines()]  # one call a step
     rewards.configure(PlugConfig(target_language="zh"))
     for name in names:
         values = [v for v in getattr(rewards, name)(step["completions"], lang=step["lang"], answer=step["answer"])]
         mean = sum(values) / len(values)
-        shown = float(re.search(rf"'rewards/{name}/mean': '?([-\d.e]+)'?", logged).group(1))
+        shown = float(re.search(rf"'rewards/{name}/mean': '?([-\d.e]+)'?", logged).group(1))  # the first step's
         assert shown == pytest.approx(mean, rel=5e-4, abs=5e-4), name  # the console rounds to 4 significant digits
-    loss = float(re.search(r"'loss': '?([-\d.e]+)'?", logged).group(1))
-    assert math.isfinite(loss)
+    losses = [float(v) for v in re.findall(r"'loss': '?([-\d.e]+)'?", logged)]
+    assert len(losses) == 2 and all(map(math.isfinite, losses))  # a loss each step
     assert any(v > 0 for v in rewards.plug_format(step["completions"], lang=step["lang"]))  # real PLUG answers scored
