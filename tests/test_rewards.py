@@ -197,6 +197,9 @@ def test_axolotl_train_grpo_logs_the_plug_rewards_of_the_completions_it_scored(p
     assert result.returncode == 0, logged[-3000:]
 
     step, _ = [json.loads(line) for line in recorded.read_text(encoding="utf-8").splitlines()]  # one call a step
+    # the plugin handed the rewards this run's plug: block (its template path is the run's own)
+    assert step["settings"]["target_language"] == "zh"
+    assert step["settings"]["chat_template"].endswith("plug_tulu.jinja")
     rewards.configure(PlugConfig(target_language="zh"))
     for name in names:
         values = [v for v in getattr(rewards, name)(step["completions"], lang=step["lang"], answer=step["answer"])]
