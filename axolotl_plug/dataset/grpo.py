@@ -7,7 +7,6 @@ it as it resolves DPO types, hence `axolotl_plug.grpo`, which is `loader` below.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,36 +32,13 @@ def prompt_row(row: Mapping[str, Any], config: PlugConfig) -> dict[str, Any]:
 def loader(cfg, dataset_idx: int = 0, **kwargs):
     """What axolotl's GRPO loader calls for `type: plug`: the batched transform (a batch may
     come out shorter: skipped bad rows) and the map arguments (drop the row's own columns)."""
-    from axolotl_plug.dataset.host import get_logger
-    from axolotl_plug.dataset.strategy import PlugDataError, dataset_name
+    from axolotl_plug.dataset.preference import map_rows
+    from axolotl_plug.dataset.strategy import dataset_name
 
     config = plug_config(cfg)
     name = dataset_name(dict((cfg.get("datasets") or [])[dataset_idx] or {}))
-    log = get_logger(__name__)
 
     def transform(batch: dict[str, list], tokenizer=None) -> dict[str, list]:
-        out: dict[str, list] = {"prompt": [], "answer": [], "lang": []}
-        skipped: Counter = Counter()
-        for position in range(len(next(iter(batch.values()), []))):
-            row = {key: values[position] for key, values in batch.items()}
-            try:
-                prompt = prompt_row(row, config)
-            except RowError as exc:
-                if config.on_bad_row == "error":
-                    which = str(row.get(config.fields.instruction))[:60]
-                    raise PlugDataError(
-                        f"PLUG dataset {name}: the row with instruction {which!r}: {exc} "
-                        "(`plug.on_bad_row: skip` drops such rows and counts them)"
-                    ) from None
-                skipped[exc.reason] += 1
-                continue
-            for key in out:
-                out[key].append(prompt[key])
-        if skipped:
-            log.warning(
-                f"PLUG dataset {name}: skipped {sum(skipped.values())} of {len(out['prompt']) + sum(skipped.values())} "
-                "rows in a batch: " + ", ".join(f"{n} {reason}" for reason, n in skipped.most_common())
-            )
-        return out
+        return map_rows(batch, ("prompt", "answer", "lang"), lambda row: prompt_row(row, config), config, name)
 
     return transform, {"batched": True, "remove_columns": "__all__"}

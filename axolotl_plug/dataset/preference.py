@@ -141,14 +141,13 @@ def loader(cfg, dataset_idx: int = 0, **kwargs):
     """What axolotl's DPO loader calls for `type: plug`: the batched transform (a batch
     may come out shorter: skipped bad rows), and the map arguments (drop the row's own
     columns; axolotl 0.21 hands the transform the batch alone, without row indices)."""
-    from axolotl_plug.dataset.host import chat_template_of, get_logger
-    from axolotl_plug.dataset.strategy import PlugDataError, dataset_name, template_name
+    from axolotl_plug.dataset.host import chat_template_of
+    from axolotl_plug.dataset.strategy import dataset_name, template_name
 
     config = plug_config(cfg)
     ds_cfg = dict((cfg.get("datasets") or [])[dataset_idx] or {})
     names = (ds_cfg.get("field_chosen") or "chosen", ds_cfg.get("field_rejected") or "rejected")
     name = dataset_name(ds_cfg)
-    log = get_logger(__name__)
     renderers: dict[int, ChatRenderer] = {}
 
     def transform(batch: dict[str, list], tokenizer=None) -> dict[str, list]:
@@ -161,29 +160,41 @@ def loader(cfg, dataset_idx: int = 0, **kwargs):
                 if config.pivot_channel == "reasoning"
                 else REASONING_KEY
             )
-        out: dict[str, list] = {"prompt": [], "chosen": [], "rejected": []}
-        skipped: Counter = Counter()
-        for position in range(len(next(iter(batch.values()), []))):
-            row = {key: values[position] for key, values in batch.items()}
-            try:
-                texts = preference_texts(row, config, renderer, names, renderer.thinking_key)
-            except RowError as exc:
-                if config.on_bad_row == "error":
-                    # axolotl maps preference rows without their index: the row is named by its instruction
-                    which = str(row.get(config.fields.instruction) or last_user_message(row, config))[:60]
-                    raise PlugDataError(
-                        f"PLUG dataset {name}: the row with instruction {which!r}: {exc} "
-                        "(`plug.on_bad_row: skip` drops such rows and counts them)"
-                    ) from None
-                skipped[exc.reason] += 1
-                continue
-            for key in out:
-                out[key].append(texts[key])
-        if skipped:
-            log.warning(
-                f"PLUG dataset {name}: skipped {sum(skipped.values())} of {len(out['prompt']) + sum(skipped.values())} "
-                "rows in a batch: " + ", ".join(f"{n} {reason}" for reason, n in skipped.most_common())
-            )
-        return out
+        build = lambda row: preference_texts(row, config, renderer, names, renderer.thinking_key)  # noqa: E731
+        return map_rows(batch, ("prompt", "chosen", "rejected"), build, config, name)
 
     return transform, {"batched": True, "remove_columns": "__all__"}
+
+
+def map_rows(batch: dict[str, list], keys: tuple[str, ...], build, config: PlugConfig, name: str) -> dict[str, list]:
+    """The columns `keys` of `build(row)` for each row of a batch that axolotl's RL loader
+    maps (DPO and GRPO types). A bad row (RowError) stops the run naming it, or is dropped
+    and counted in a warning, as `plug.on_bad_row` says; the batch may come out shorter."""
+    from axolotl_plug.dataset.host import get_logger
+    from axolotl_plug.dataset.strategy import PlugDataError
+
+    out: dict[str, list] = {key: [] for key in keys}
+    skipped: Counter = Counter()
+    for position in range(len(next(iter(batch.values()), []))):
+        row = {key: values[position] for key, values in batch.items()}
+        try:
+            values = build(row)
+        except RowError as exc:
+            if config.on_bad_row == "error":
+                # axolotl maps these rows without their index: a row is named by its instruction
+                which = str(row.get(config.fields.instruction) or last_user_message(row, config))[:60]
+                raise PlugDataError(
+                    f"PLUG dataset {name}: the row with instruction {which!r}: {exc} "
+                    "(`plug.on_bad_row: skip` drops such rows and counts them)"
+                ) from None
+            skipped[exc.reason] += 1
+            continue
+        for key in keys:
+            out[key].append(values[key])
+    if skipped:
+        kept = len(out[keys[0]])
+        get_logger(__name__).warning(
+            f"PLUG dataset {name}: skipped {sum(skipped.values())} of {kept + sum(skipped.values())} "
+            "rows in a batch: " + ", ".join(f"{n} {reason}" for reason, n in skipped.most_common())
+        )
+    return out
