@@ -133,16 +133,21 @@ def test_judge_compares_the_two_conversations_on_the_second_turn(tiny_model_dir,
     assert "100.0 / 0.0 / 0.0 vs b (turn 2)" in (tmp_path / "report" / "report.md").read_text()
 
 
-def test_the_callback_asks_a_later_turn_after_the_target_answer_to_the_earlier(tiny_tokenizer):
-    """The evaluation callback's next turn of a multi-turn row: the prompt is the chat
-    template over the system turn, the first question, the model's target answer to it
-    (not its whole PLUG answer), and the second question."""
-    from axolotl_plug.eval.callback import next_turn
+def test_the_callback_asks_a_later_turn_after_the_target_answer_to_the_earlier(tiny_tokenizer, tmp_path):
+    """The evaluation callback's rows from a benchmark file with one reference per turn:
+    turn 1 first, then turn 2, whose prompt is the chat template over the system turn, the
+    first question, the model's target answer to it (not its whole PLUG answer), and the
+    second question; each turn keeps its own reference."""
+    from axolotl_plug.eval.callback import next_turn, prepare_records
     from axolotl_plug.eval.metrics import score_answer
 
-    config = PlugConfig(target_language="zh")
-    record = {"id": "m1", "lang": "zh", "turns": QUESTIONS["m1"], "instruction": QUESTIONS["m1"][0], "turn": 1}
-    record.update(history=[], reference=["参考一", "参考二"])
+    bench = write_jsonl(
+        tmp_path / "bench.jsonl",
+        [{"id": "m1", "lang": "zh", "turns": QUESTIONS["m1"], "reference": ["参考一", "参考二"]}],
+    )
+    config = PlugConfig(target_language="zh", eval={"instructions": str(bench), "num_samples": 1})
+    (record,) = prepare_records(config, tiny_tokenizer, None)
+    assert (record["turn"], record["instruction"], record["reference"]) == (1, "推荐一本书。", "参考一")
     answer = score_answer(record, reply("a", QUESTIONS["m1"][0]), config, {"zh", "en"})
     second = next_turn(record, answer, tiny_tokenizer, config, None)
     messages = [

@@ -109,13 +109,19 @@ def turn_records(records: list[dict], output: Path, turn: int) -> list[dict]:
         earlier = [answered.get(answer_key({"id": record["id"], "turn": k})) for k in range(1, turn)]
         if None in earlier:
             continue
-        reference = record.get("reference")
-        if isinstance(reference, list):  # MT-Bench: one reference answer per turn
-            reference = reference[turn - 1] if len(reference) >= turn else None
-        flat = {key: value for key, value in record.items() if key != "turns"}
-        history = [(turns[k], row["output"]) for k, row in enumerate(earlier)]
-        out.append({**flat, "turn": turn, "instruction": turns[turn - 1], "history": history, "reference": reference})
+        out.append(turn_record(record, turn, [(turns[k], row["output"]) for k, row in enumerate(earlier)]))
     return out
+
+
+def turn_record(record: dict, turn: int, history: list[tuple[str, str]]) -> dict:
+    """Turn `turn` of a multi-turn benchmark row (`turns`) as a record to answer: the
+    turn's user message as `instruction`, `history` the earlier (user message, target
+    answer) pairs, and the turn's own reference (MT-Bench gives one per turn)."""
+    reference = record.get("reference")
+    if isinstance(reference, list):
+        reference = reference[turn - 1] if len(reference) >= turn else None
+    flat = {key: value for key, value in record.items() if key != "turns"}
+    return {**flat, "turn": turn, "instruction": record["turns"][turn - 1], "history": history, "reference": reference}
 
 
 def answer_levels(records: list[dict], output: Path):

@@ -17,6 +17,7 @@ from typing import Any
 from axolotl.utils.logging import get_logger
 from transformers import TrainerCallback
 
+from axolotl_plug.eval.answers import turn_record
 from axolotl_plug.eval.generation import generate_from_ids, prompt_ids
 from axolotl_plug.eval.metrics import ScoredAnswer, languages_in_play, metrics_by_language, score_answer
 from axolotl_plug.eval.sources import eval_split_records
@@ -61,9 +62,9 @@ def prepare_records(config, tokenizer, chat_template: str | None, eval_dataset=N
     if settings.instructions:
         records = load_instructions(settings.instructions, settings.split, config.target_language)
         records = records[: settings.num_samples]
+        # a multi-turn row starts at its first turn; the row itself stays with it, for the turns after
+        records = [{**turn_record(r, 1, []), "row": r} if r.get("turns") else r for r in records]
         for record in records:
-            if record.get("turns"):  # a multi-turn row starts at its first turn
-                record.update(turn=1, history=[], reference=_turn_reference(record, 1))
             messages = prompt_messages(record["instruction"], record["lang"], config)
             record["prompt_ids"] = prompt_ids(tokenizer, messages, chat_template)
         return records
@@ -75,28 +76,13 @@ def prepare_records(config, tokenizer, chat_template: str | None, eval_dataset=N
     return eval_split_records(eval_dataset, tokenizer, config, settings.num_samples)
 
 
-def _turn_reference(record: dict, turn: int) -> str | None:
-    reference = record.get("reference")
-    if isinstance(reference, list):  # MT-Bench: one reference answer per turn
-        return reference[turn - 1] if len(reference) >= turn else None
-    return reference
-
-
 def next_turn(record: dict, answer: ScoredAnswer, tokenizer, config, chat_template: str | None) -> dict:
     """The next turn of a multi-turn record: its user message, after the earlier turns
     with the target answers the model gave (what a client shows and sends back)."""
-    turn = record["turn"] + 1
     history = [*record["history"], (record["instruction"], answer.target)]
-    instruction = record["turns"][turn - 1]
-    messages = prompt_messages(instruction, record["lang"], config, history=history)
-    return {
-        **record,
-        "turn": turn,
-        "instruction": instruction,
-        "history": history,
-        "reference": _turn_reference(record, turn),
-        "prompt_ids": prompt_ids(tokenizer, messages, chat_template),
-    }
+    following = {**turn_record(record["row"], record["turn"] + 1, history), "row": record["row"]}
+    messages = prompt_messages(following["instruction"], following["lang"], config, history=history)
+    return {**following, "prompt_ids": prompt_ids(tokenizer, messages, chat_template)}
 
 
 def evaluate_records(
@@ -122,7 +108,7 @@ def evaluate_records(
         level = [
             next_turn(record, result, tokenizer, config, chat_template)
             for record, result in zip(level, results)
-            if record.get("turns") and len(record["turns"]) > record["turn"]
+            if "row" in record and len(record["row"]["turns"]) > record["turn"]
         ]
     return scored
 
