@@ -278,3 +278,13 @@ def test_build_rejects_conversations_that_do_not_match_or_are_in_the_wrong_langu
         strict.returncode != 0
         and "target.jsonl row 0 (id c0): field 'messages': 2 turns in the pivot file" in strict.stderr
     )
+
+
+def test_build_names_the_message_of_a_malformed_conversation(tmp_path):
+    """A conversation is checked by the rule training reads it with: roles in turn, text in each."""
+    pivot = [conversation("c0", [0])]
+    target = [{"id": "c0", "messages": [{"role": "assistant", "content": EN_ZH[0][3]}]}]
+    result, out = build(tmp_path, pivot, target)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (rejected,) = read(tmp_path / "plug_zh.rejected.jsonl")
+    assert rejected["reason"] == "messages: message 0: role 'assistant' out of order (expected 'user')"

@@ -44,20 +44,17 @@ def load_pairs(path: str | Path, id_field: str = "id") -> tuple[list[dict], bool
 
 
 def conversation_turns(messages) -> tuple[str | None, list[tuple[str, str]]]:
-    """(system message or None, [(user, assistant), ...]) of a conversation: an optional
+    """(system message or None, [(user, assistant), ...]) of a conversation, checked by the
+    rule conversation rows are trained with (dataset/layout.read_messages): an optional
     system message, then user and assistant messages in turn, ending with an assistant
     message, each with text. Raises ValueError with the reason."""
-    if not isinstance(messages, list) or not messages:
-        raise ValueError("messages: expected a non-empty list of messages")
-    system = None
-    if isinstance(messages[0], dict) and messages[0].get("role") == "system":
-        system, messages = messages[0].get("content"), messages[1:]
-    roles = [m.get("role") if isinstance(m, dict) else None for m in messages]
-    expected = ["user", "assistant"] * (len(messages) // 2)
-    if not messages or len(messages) % 2 or roles != expected:
-        raise ValueError(f"messages: roles {roles} are not user and assistant in turn, ending with an assistant")
-    texts = [m.get("content") for m in messages]
-    for i, text in enumerate(texts):
-        if not isinstance(text, str) or not text.strip():
-            raise ValueError(f"messages: message {i + (system is not None)} ({roles[i]}) has no text")
-    return system, list(zip(texts[::2], texts[1::2]))
+    from axolotl_plug.args import PlugConfig
+    from axolotl_plug.dataset.layout import RowError, read_messages
+
+    try:
+        checked = read_messages({"messages": messages}, PlugConfig(strip_fields=False))
+    except RowError as exc:
+        raise ValueError(f"messages: {exc.where + ': ' if exc.where else ''}{exc.problem}") from None
+    start = 1 if checked[0]["role"] == "system" else 0
+    texts = [message["content"] for message in checked[start:]]
+    return (checked[0]["content"] if start else None), list(zip(texts[::2], texts[1::2]))
