@@ -82,11 +82,10 @@ class PlugPlugin(BasePlugin):
 
         config = plug_config(cfg)
         probe_markers = config.pivot_channel == "reasoning" and not config.thinking_markers
-        if config.eval is None and not probe_markers:
-            rewards.configure(config)
-            return []
-        plug_ds = next((ds for ds in cfg.get("datasets") or [] if ds.get("type") == DATASET_TYPE), None)
-        template = chat_template_of(cfg, plug_ds, trainer.processing_class)
+        template = None
+        if config.eval is not None or probe_markers:
+            plug_ds = next((ds for ds in cfg.get("datasets") or [] if ds.get("type") == DATASET_TYPE), None)
+            template = chat_template_of(cfg, plug_ds, trainer.processing_class)
         if probe_markers:
             from axolotl_plug.dataset.render import ChatRenderer
             from axolotl_plug.dataset.thinking import probe
