@@ -26,44 +26,52 @@ class PlugPlugin(BasePlugin):
 
     def post_train(self, cfg, model):
         """Write plug.json next to the saved model (axolotl calls this after training and
-        again after saving; writing twice is harmless)."""
+        again after saving; writing twice is harmless), with the response_template once the
+        tokenizer is saved; the saved tokenizer is loaded once for both."""
         from axolotl.utils.distributed import is_main_process
 
         from axolotl_plug.serving.settings import write_settings
 
-        if cfg.get("plug") is not None and is_main_process():
-            config = plug_config(cfg)
-            if config.pivot_channel == "reasoning" and self._tokenizer_saved(cfg.output_dir):
-                from axolotl_plug.serving.metadata import thinking_markers
+        if cfg.get("plug") is None or not is_main_process():
+            return
+        config = plug_config(cfg)
+        writes_template = config.write_response_template and config.mode == "plug"
+        tokenizer = None
+        if config.pivot_channel == "reasoning" or writes_template:
+            tokenizer = self._saved_tokenizer(cfg.output_dir)  # None until axolotl has saved it
+        if config.pivot_channel == "reasoning" and tokenizer is not None:
+            from axolotl_plug.serving.metadata import thinking_markers
 
-                # the markers the model was trained to write, for everyone who reads its answers
-                config = config.model_copy(update={"thinking_markers": list(thinking_markers(cfg.output_dir))})
-            write_settings(cfg.output_dir, config, cfg.get("sequence_len"))
-            if config.write_response_template and config.mode == "plug":
-                self._write_response_template(cfg.output_dir)
+            # the markers the model was trained to write, for everyone who reads its answers
+            markers = thinking_markers(tokenizer, f"of {cfg.output_dir}")
+            config = config.model_copy(update={"thinking_markers": list(markers)})
+        write_settings(cfg.output_dir, config, cfg.get("sequence_len"))
+        if writes_template and tokenizer is not None:
+            self._write_response_template(cfg.output_dir, tokenizer)
 
     @staticmethod
-    def _tokenizer_saved(output_dir) -> bool:
+    def _saved_tokenizer(output_dir):
+        """The tokenizer axolotl saved in OUTPUT_DIR, or None where it has not saved one yet."""
         from pathlib import Path
+
+        from transformers import AutoTokenizer
 
         from axolotl_plug.serving.metadata import TOKENIZER_CONFIG
 
-        return (Path(output_dir) / TOKENIZER_CONFIG).is_file()
+        if not (Path(output_dir) / TOKENIZER_CONFIG).is_file():
+            return None
+        return AutoTokenizer.from_pretrained(str(output_dir))
 
     @staticmethod
-    def _write_response_template(output_dir) -> None:
-        """The split for vLLM, SGLang and `transformers serve` (serving/metadata.py), once
-        the tokenizer is saved; a template it cannot be derived from is logged, not fatal."""
-        from pathlib import Path
-
+    def _write_response_template(output_dir, tokenizer) -> None:
+        """The split for vLLM, SGLang and `transformers serve` (serving/metadata.py); a
+        template it cannot be derived from is logged, not fatal."""
         from axolotl_plug.dataset.host import get_logger
         from axolotl_plug.serving.metadata import TOKENIZER_CONFIG, model_response_template, write_response_template
 
         log = get_logger(__name__)
-        if not (Path(output_dir) / TOKENIZER_CONFIG).is_file():
-            return  # not saved yet: axolotl calls post_train again after saving
         try:
-            template = model_response_template(output_dir)
+            template = model_response_template(output_dir, tokenizer=tokenizer)
             previous = write_response_template(output_dir, template)
         except ValueError as exc:
             log.warning(f"PLUG: no response_template written to {output_dir} ({exc}); serve with `axolotl plug serve`")

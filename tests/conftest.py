@@ -97,6 +97,17 @@ def plug_trained(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def plug_trained_served(plug_trained, tmp_path_factory):
+    """A real `transformers serve` on the PLUG-trained model, started once per worker
+    for the tests that need an engine (it only answers requests); yields its base URL."""
+    from tests.helpers.servers import transformers_serve
+
+    _, model_dir, _ = plug_trained
+    with transformers_serve(model_dir, tmp_path_factory.mktemp("transformers-serve")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 def reasoning_trained(tmp_path_factory):
     """The tiny model trained with the pivot in Qwen3's thinking channel (Qwen3-0.6B's own
     chat template), with the evaluation callback on three prompts at steps 0 and 60: its

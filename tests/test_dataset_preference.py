@@ -12,7 +12,7 @@ import yaml
 
 from axolotl_plug.args import PlugConfig
 from axolotl_plug.dataset.layout import build_conversation
-from tests.helpers.commands import plug_command, plug_in_process, run_axolotl
+from tests.helpers.commands import PYTHON_LAUNCHER, plug_command, plug_in_process, run_axolotl
 from tests.helpers.engine import FakeEngine
 from tests.helpers.models import cpu_config, load_config, tokenize_with_axolotl
 from tests.helpers.rows import ROWS, write_jsonl
@@ -341,7 +341,7 @@ def test_sample_judge_prefs_and_dpo_train(plug_trained, tmp_path):
     for _, chosen, rejected in written:
         assert f"\nchosen:\n{chosen}" in audit.stdout and f"\nrejected:\n{rejected}" in audit.stdout
 
-    result = run_axolotl("train", str(path))
+    result = run_axolotl("train", str(path), *PYTHON_LAUNCHER)
     assert result.returncode == 0, result.stderr[-3000:]
     logged = result.stdout + result.stderr
 

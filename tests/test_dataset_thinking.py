@@ -4,6 +4,7 @@ trained tokens of axolotl's own pipeline with the real Qwen2 tokenizer."""
 
 from __future__ import annotations
 
+import copy
 import logging
 
 import pytest
@@ -15,7 +16,7 @@ from axolotl_plug.dataset.strategy import thinking_channel
 from axolotl_plug.dataset.thinking import WORKING_TEMPLATES, ThinkingTemplateError, probe, renamed
 from tests.helpers.models import cpu_config, tokenize_with_axolotl, trained_runs
 from tests.helpers.real_templates import real_chat_template
-from tests.helpers.real_tokenizers import real_tokenizer_dir
+from tests.helpers.real_tokenizers import real_tokenizer, real_tokenizer_dir
 from tests.helpers.rows import ROWS, write_jsonl
 
 ROW = ROWS[0]  # Chinese
@@ -123,7 +124,7 @@ def test_the_probe_finds_each_templates_key_and_markers(template):
 
 
 def test_markers_that_are_not_single_tokens_are_warned_about(caplog):
-    tokenizer = qwen2_tokenizer()
+    tokenizer = copy.deepcopy(qwen2_tokenizer())  # tokens are added to it below
     renderer = ChatRenderer(tokenizer, real_chat_template("Qwen-Qwen3-0.6B").read_text())
     with caplog.at_level(logging.WARNING):
         thinking_channel(renderer, "'qwen3.jinja'", tokenizer)
@@ -139,9 +140,7 @@ def test_markers_that_are_not_single_tokens_are_warned_about(caplog):
 
 
 def qwen2_tokenizer():
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(real_tokenizer_dir("qwen2"))
+    return real_tokenizer("qwen2")  # shared: the renderer only reads it
 
 
 def test_target_first_and_monolingual_are_refused_with_the_reason():

@@ -12,7 +12,7 @@ import yaml
 from axolotl_plug.args import PlugConfig
 from axolotl_plug.format.answer import AnswerFormat
 from axolotl_plug.format.templates import template_dir
-from tests.helpers.commands import run_axolotl
+from tests.helpers.commands import PYTHON_LAUNCHER, run_axolotl
 from tests.helpers.models import cpu_config, load_config
 from tests.helpers.rows import REPO, ROWS, write_jsonl
 
@@ -244,7 +244,7 @@ def test_merge_lora_folder_carries_the_trained_chat_template_and_split(tiny_mode
     cfg = cpu_config(tiny_model_dir, tmp_path, data, plug, **lora, **kernels)
     path = tmp_path / "train.yml"
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
-    trained = run_axolotl("train", str(path), cwd=tmp_path)
+    trained = run_axolotl("train", str(path), *PYTHON_LAUNCHER, cwd=tmp_path)
     assert trained.returncode == 0, trained.stderr[-3000:]
     out = tmp_path / "out"
     saved = json.loads((out / "tokenizer_config.json").read_text(encoding="utf-8"))["response_template"]

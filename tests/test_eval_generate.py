@@ -8,7 +8,6 @@ import json
 from axolotl_plug.format.answer import AnswerFormat, extract
 from tests.helpers.commands import plug_command, plug_in_process
 from tests.helpers.rows import ROWS, write_jsonl
-from tests.helpers.servers import transformers_serve
 
 
 def reference_target(text, lang, order="pivot_first"):
@@ -19,7 +18,7 @@ def read(path):
     return {row["id"]: row for row in map(json.loads, path.read_text(encoding="utf-8").splitlines())}
 
 
-def test_served_generation_gives_the_local_answers(plug_trained, tmp_path):
+def test_served_generation_gives_the_local_answers(plug_trained, plug_trained_served, tmp_path):
     config, model_dir, bench = plug_trained
     args = ["generate", str(config), "--instructions", str(bench)]
     runs = {"whole": "200", "cut": "16"}  # room for every answer; a limit that cuts them all
@@ -28,22 +27,21 @@ def test_served_generation_gives_the_local_answers(plug_trained, tmp_path):
             *args, "--max-new-tokens", limit, "--output", str(tmp_path / f"local-{name}.jsonl"), "--batch-size", "1"
         )
         assert local.returncode == 0, local.stderr[-3000:]
-    with transformers_serve(model_dir, tmp_path) as url:
-        for name, limit in runs.items():
-            served = plug_command(
-                *args,
-                "--max-new-tokens",
-                limit,
-                "--output",
-                str(tmp_path / f"served-{name}.jsonl"),
-                "--base-url",
-                url,
-                "--served-model",
-                str(model_dir),
-                "--concurrency",
-                "2",
-            )
-            assert served.returncode == 0, served.stderr[-3000:]
+    for name, limit in runs.items():
+        served = plug_command(
+            *args,
+            "--max-new-tokens",
+            limit,
+            "--output",
+            str(tmp_path / f"served-{name}.jsonl"),
+            "--base-url",
+            plug_trained_served,
+            "--served-model",
+            str(model_dir),
+            "--concurrency",
+            "2",
+        )
+        assert served.returncode == 0, served.stderr[-3000:]
     for name in runs:
         here, there = read(tmp_path / f"local-{name}.jsonl"), read(tmp_path / f"served-{name}.jsonl")
         assert sorted(here) == sorted(there) == list(range(len(ROWS)))  # integer ids stay integers

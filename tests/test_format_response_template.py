@@ -6,6 +6,7 @@ stream, `content` is `extract(answer).target` and holds no header."""
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 
@@ -282,7 +283,7 @@ def test_what_a_splitting_engine_sends_rejoins_into_the_same_answer(order):
                 assert fmt.extract(text + joiner.close()).target == expected.target, (code, answer)
 
 
-def test_transformers_serve_splits_the_trained_model_with_no_flag_and_no_proxy(plug_trained, tmp_path):
+def test_transformers_serve_splits_the_trained_model_with_no_flag_and_no_proxy(plug_trained, plug_trained_served):
     """The real `transformers serve` on the folder `axolotl train` wrote, queried with the
     official openai client, streaming and not: `content` is the target answer of the same
     greedy answer generated in this process, `reasoning_content` its pivot sections."""
@@ -293,7 +294,6 @@ def test_transformers_serve_splits_the_trained_model_with_no_flag_and_no_proxy(p
     from axolotl_plug.format.prompt import prompt_messages
     from axolotl_plug.io.records import load_instructions
     from tests.helpers.models import generate_answers
-    from tests.helpers.servers import transformers_serve
 
     config_path, model_dir, bench = plug_trained
     _, config = read_config(config_path)
@@ -302,21 +302,20 @@ def test_transformers_serve_splits_the_trained_model_with_no_flag_and_no_proxy(p
     model, tokenizer = load_for_generation(model_dir)
     local = [a.text for a in generate_answers(model, tokenizer, prompts, max_new_tokens=120, batch_size=1)]
     formats = [AnswerFormat.from_config(config, r["lang"]) for r in records]
-    with transformers_serve(model_dir, tmp_path) as url:
-        client = openai.OpenAI(base_url=url, api_key="k", max_retries=0, timeout=120)
-        for messages, text, fmt in zip(prompts, local, formats):
-            settings = dict(model=str(model_dir), messages=messages, temperature=0.0, max_tokens=120)
-            whole = client.chat.completions.create(**settings).choices[0].message
-            content, reasoning = [], []
-            for chunk in client.chat.completions.create(stream=True, **settings):
-                for choice in chunk.choices:
-                    content.append(choice.delta.content or "")
-                    reasoning.append((choice.delta.model_extra or {}).get("reasoning_content") or "")
-            expected = fmt.extract(text)
-            target_at = fmt.locate(text).target
-            pivot_text = (text[: target_at.header_start] if target_at else text).strip()
-            assert (whole.content or "") == "".join(content).strip() == expected.target, text
-            assert (whole.model_extra.get("reasoning_content") or "") == "".join(reasoning).strip() == pivot_text, text
+    client = openai.OpenAI(base_url=plug_trained_served, api_key="k", max_retries=0, timeout=120)
+    for messages, text, fmt in zip(prompts, local, formats):
+        settings = dict(model=str(model_dir), messages=messages, temperature=0.0, max_tokens=120)
+        whole = client.chat.completions.create(**settings).choices[0].message
+        content, reasoning = [], []
+        for chunk in client.chat.completions.create(stream=True, **settings):
+            for choice in chunk.choices:
+                content.append(choice.delta.content or "")
+                reasoning.append((choice.delta.model_extra or {}).get("reasoning_content") or "")
+        expected = fmt.extract(text)
+        target_at = fmt.locate(text).target
+        pivot_text = (text[: target_at.header_start] if target_at else text).strip()
+        assert (whole.content or "") == "".join(content).strip() == expected.target, text
+        assert (whole.model_extra.get("reasoning_content") or "") == "".join(reasoning).strip() == pivot_text, text
     assert any(fmt.extract(text).target for text, fmt in zip(local, formats))  # the tiny model reaches a target
 
 
@@ -344,10 +343,10 @@ def test_a_reasoning_channel_model_folder_splits_at_its_templates_own_markers(te
     from axolotl_plug.plugin import PlugPlugin
     from axolotl_plug.serving.settings import read_settings
     from tests.helpers.real_templates import real_chat_template
-    from tests.helpers.real_tokenizers import real_tokenizer_dir
+    from tests.helpers.real_tokenizers import real_tokenizer
 
     output, markers = THINKING_OUTPUTS[template]
-    tokenizer = AutoTokenizer.from_pretrained(real_tokenizer_dir("qwen2"))
+    tokenizer = copy.deepcopy(real_tokenizer("qwen2"))
     tokenizer.chat_template = real_chat_template(template).read_text(encoding="utf-8")
     tokenizer.save_pretrained(tmp_path)
     plug = {"target_language": "zh", "pivot_channel": "reasoning"}

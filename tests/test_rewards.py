@@ -172,7 +172,7 @@ def test_axolotl_train_grpo_logs_the_plug_rewards_of_the_completions_it_scored(p
 
     import yaml
 
-    from tests.helpers.commands import run_axolotl
+    from tests.helpers.commands import PYTHON_LAUNCHER, run_axolotl
     from tests.helpers.models import cpu_config
     from tests.helpers.rows import REPO, ROWS, write_jsonl
 
@@ -192,7 +192,9 @@ def test_axolotl_train_grpo_logs_the_plug_rewards_of_the_completions_it_scored(p
     path = tmp_path / "grpo.yml"
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
     recorded = tmp_path / "recorded.jsonl"
-    result = run_axolotl("train", str(path), env={"PLUG_RECORD_REWARDS": str(recorded), "PYTHONPATH": str(REPO)})
+    result = run_axolotl(
+        "train", str(path), *PYTHON_LAUNCHER, env={"PLUG_RECORD_REWARDS": str(recorded), "PYTHONPATH": str(REPO)}
+    )
     logged = result.stdout + result.stderr
     assert result.returncode == 0, logged[-3000:]
 

@@ -1,5 +1,7 @@
 """`axolotl plug chat`: the real command fed through stdin, on a PLUG-trained model and on
-a LoRA output folder; what it prints is the target answer that `extract` finds."""
+a LoRA output folder; what it prints is the target answer that `extract` finds. What it
+prints is checked through click's runner in this process; the terminal, through a real
+process on a pseudo-terminal."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import re
 
 from axolotl_plug.args import PlugConfig
 from axolotl_plug.format.answer import extract
-from tests.helpers.commands import plug_command
+from tests.helpers.commands import plug_in_process
 from tests.helpers.rows import ROWS
 
 STATUS = re.compile(r"^\[(\w+) · (\d+) tokens · [\d.]+ tokens/s\]$", re.M)
@@ -41,7 +43,7 @@ def test_chat_prints_the_extracted_target(plug_trained):
     config_path, model_dir, _ = plug_trained
     _, config = read_config(config_path)
     instructions = [row["instruction"] for row in ROWS]
-    result = plug_command(
+    result = plug_in_process(
         "chat", str(config_path), "--max-new-tokens", "200", input="\n".join(instructions) + "\nexit\n"
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -64,7 +66,7 @@ def test_chat_on_a_reasoning_channel_model(reasoning_trained):
     config_path, model_dir, _ = reasoning_trained
     _, config = read_config(config_path)
     instructions = [row["instruction"] for row in ROWS[:2]]
-    result = plug_command("chat", str(config_path), "--max-new-tokens", "120", input="\n".join(instructions) + "\n")
+    result = plug_in_process("chat", str(config_path), "--max-new-tokens", "120", input="\n".join(instructions) + "\n")
     assert result.returncode == 0, result.stderr[-3000:]
 
     from axolotl_plug.eval.generation import load_for_generation
@@ -78,7 +80,7 @@ def test_chat_on_a_reasoning_channel_model(reasoning_trained):
     assert printed_answers(result.stdout) == [(e.target, e.status) for e in expected]
     assert "<think>" not in result.stdout and "English instruction" not in result.stdout
 
-    shown = plug_command("chat", str(config_path), "--max-new-tokens", "120", "--show-pivot", input=instructions[0])
+    shown = plug_in_process("chat", str(config_path), "--max-new-tokens", "120", "--show-pivot", input=instructions[0])
     (text,) = [text for text, _ in printed_answers(shown.stdout)]
     thinking = AnswerFormat.from_config(config, "zh").split_thinking(raw[0])[0]
     assert thinking.startswith("English instruction:") and "think>" not in thinking
@@ -102,7 +104,9 @@ def test_chat_on_a_lora_folder_with_plug_json(tiny_model_dir, tmp_path):
     config = PlugConfig(target_language="zh")
     write_settings(adapter, config, 256)
     instructions = [ROWS[0]["instruction"]]
-    result = plug_command("chat", "--model-dir", str(adapter), "--max-new-tokens", "40", input=instructions[0] + "\n")
+    result = plug_in_process(
+        "chat", "--model-dir", str(adapter), "--max-new-tokens", "40", input=instructions[0] + "\n"
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     ((text, status),) = printed_answers(result.stdout)
     (expected,) = greedy_targets(tiny_model_dir, instructions, config, 40)

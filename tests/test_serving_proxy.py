@@ -22,7 +22,7 @@ from axolotl_plug.serving.proxy import RequestError, Rewriter, plug_request
 from axolotl_plug.serving.settings import write_settings
 from tests.helpers.commands import plug_command
 from tests.helpers.engine import FakeEngine
-from tests.helpers.servers import free_port, plug_serve, transformers_serve
+from tests.helpers.servers import free_port, plug_serve
 
 ANSWER = (
     "English instruction:\nWrite a greeting.\n\nEnglish response:\nHello, welcome!\n\n"
@@ -233,7 +233,7 @@ def test_monolingual_model_answers_pass_through_whole():
     assert text == "你好" and last["choices"][0]["x_plug"]["status"] == "ok"
 
 
-def test_behind_transformers_serve_the_streamed_answer_is_the_extracted_target(plug_trained, tmp_path):
+def test_behind_transformers_serve_the_streamed_answer_is_the_extracted_target(plug_trained, plug_trained_served):
     """A PLUG-trained model on a real engine. `transformers serve` applies the model
     folder's response_template itself (content: the target answer, reasoning_content: the
     pivot sections); `plug serve` in front of it gives its users the same target answer,
@@ -246,11 +246,8 @@ def test_behind_transformers_serve_the_streamed_answer_is_the_extracted_target(p
     _, config = read_config(config_path)
     records = load_instructions(str(bench))
     settings = dict(model=str(model_dir), temperature=0.0, max_tokens=200)
-    with (
-        transformers_serve(model_dir, tmp_path) as engine_url,
-        plug_serve(engine_url, "--model-dir", str(model_dir)) as url,
-    ):
-        engine = openai.OpenAI(base_url=engine_url, api_key="k", max_retries=0, timeout=120)
+    with plug_serve(plug_trained_served, "--model-dir", str(model_dir)) as url:
+        engine = openai.OpenAI(base_url=plug_trained_served, api_key="k", max_retries=0, timeout=120)
         proxy = openai.OpenAI(base_url=url, api_key="k", max_retries=0, timeout=120)
         targets = []
         for record in records:

@@ -113,12 +113,14 @@ def chat_loop(
     max_new_tokens: int | None = None,
     sequence_len: int | None = None,
     temperature: float = 0.0,
-    stdin: TextIO = sys.stdin,
-    stdout: TextIO = sys.stdout,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
 ) -> None:
-    """Read instructions line by line until EOF or `exit`; answer each."""
+    """Read instructions line by line until EOF or `exit`; answer each. stdin and stdout
+    are the process's at the call (not at import: click's runner swaps them)."""
     from axolotl_plug.format.langid import identify_target
 
+    stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
     interactive = stdin.isatty()
     dim = stdout.isatty()
 

@@ -59,24 +59,21 @@ def chat_markers(tokenizer) -> tuple[str, list[str]]:
     return prompted[len(bare) :], [tail] if tail else []
 
 
-def thinking_markers(model_dir: str | Path) -> tuple[str, str]:
-    """The thinking markers of a saved tokenizer's chat template (dataset/thinking.py);
-    ThinkingTemplateError when it has no thinking channel."""
-    from transformers import AutoTokenizer
-
+def thinking_markers(tokenizer, name: str) -> tuple[str, str]:
+    """The thinking markers of a tokenizer's chat template (dataset/thinking.py), `name`
+    saying whose in an error; ThinkingTemplateError when it has no thinking channel."""
     from axolotl_plug.dataset.thinking import probe
-
-    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
 
     def render(messages, add_generation_prompt):
         return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
 
-    return probe(render, f"of {model_dir}").markers
+    return probe(render, name).markers
 
 
-def model_response_template(model_dir: str | Path, settings: PlugConfig | None = None) -> dict:
+def model_response_template(model_dir: str | Path, settings: PlugConfig | None = None, tokenizer=None) -> dict:
     """The `response_template` of a trained model folder: its PLUG settings (`settings`,
-    else plug.json in it or one level up), its tokenizer and chat template."""
+    else plug.json in it or one level up), its tokenizer (`tokenizer` where the caller has
+    loaded it already) and chat template."""
     from transformers import AutoTokenizer
 
     from axolotl_plug.serving.settings import read_settings
@@ -85,7 +82,9 @@ def model_response_template(model_dir: str | Path, settings: PlugConfig | None =
         settings, _ = read_settings(model_dir)
     if not (Path(model_dir) / TOKENIZER_CONFIG).is_file():
         raise FileNotFoundError(f"{Path(model_dir) / TOKENIZER_CONFIG} not found: the folder holds no saved tokenizer")
-    generation_prompt, end_of_turn = chat_markers(AutoTokenizer.from_pretrained(str(model_dir)))
+    if tokenizer is None:
+        tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    generation_prompt, end_of_turn = chat_markers(tokenizer)
     return response_template(answer_formats(settings), generation_prompt, end_of_turn)
 
 

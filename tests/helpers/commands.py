@@ -13,6 +13,12 @@ from pathlib import Path
 
 from tests.helpers.servers import BIN, REPO
 
+# `axolotl train --launcher python`: axolotl's own single-process launcher, training in the
+# `axolotl` process instead of a second one started by `accelerate launch` (seconds of
+# start-up saved per run); test_axolotl_train_with_eval_callback_and_saved_template keeps
+# the default launcher, as a user runs it
+PYTHON_LAUNCHER = ("--launcher", "python")
+
 
 def run_axolotl(
     *args: str, cwd: Path = REPO, timeout: int = 600, input: str | None = None, env: dict | None = None
@@ -78,7 +84,7 @@ def host_state_restored():
         PluginManager.get_instance().plugins.clear()
 
 
-def plug_in_process(*args: str):
+def plug_in_process(*args: str, input: str | None = None):
     """The same click group as `plug_command`, run in this test process by click's runner,
     for tests about what a command writes and prints rather than about its process: the
     worker has paid for importing torch, transformers and axolotl already, so a call costs
@@ -91,7 +97,7 @@ def plug_in_process(*args: str):
     from axolotl_plug.cli import plug
 
     with host_state_restored():
-        result = CliRunner().invoke(plug, list(args), catch_exceptions=True)
+        result = CliRunner().invoke(plug, list(args), input=input, catch_exceptions=True)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     return CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)

@@ -117,8 +117,12 @@ def cpu_config(model_dir: Path, work: Path, data: Path, plug: dict | None = None
         "fp16": False,
         "tf32": False,
         "attn_implementation": "sdpa",
-        "dataset_num_proc": 1,
+        # 0, not 1: datasets 4 runs `num_proc=1` in a pool of one forked process (and a
+        # manager), for every map and filter axolotl makes; 0 is in this process
+        "dataset_num_proc": 0,
         "save_safetensors": True,
+        # the model is saved once, at the end; no checkpoint at each of the tiny data's epochs
+        "save_strategy": "no",
         "logging_steps": 1,
     }
     cfg.update(overrides)
@@ -181,7 +185,7 @@ def train_plug_model(work: Path, config: Path, bench: Path, plug: dict | None = 
     WORK/train.log): with plug_tulu, or with the `plug:` settings and config keys given."""
     import shutil
 
-    from tests.helpers.commands import run_axolotl
+    from tests.helpers.commands import PYTHON_LAUNCHER, run_axolotl
 
     shutil.rmtree(work, ignore_errors=True)  # what a worker that failed here left behind
     model_dir = build_tiny_model(work / "tiny-llama")
@@ -198,7 +202,7 @@ def train_plug_model(work: Path, config: Path, bench: Path, plug: dict | None = 
     )
     cfg.update(overrides)
     config.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
-    result = run_axolotl("train", str(config))
+    result = run_axolotl("train", str(config), *PYTHON_LAUNCHER)
     assert result.returncode == 0, result.stderr[-3000:]
     (work / "train.log").write_text(result.stdout + result.stderr, encoding="utf-8")  # what the run logged
     write_jsonl(bench, [{"id": i, "instruction": r["instruction"], "lang": r["lang"]} for i, r in enumerate(ROWS)])

@@ -10,6 +10,7 @@ A missing archive fails the tests that need it with a message saying what to run
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -67,6 +68,16 @@ def real_tokenizer_dir(name: str) -> Path:
         if not (folder / "tokenizer.json").is_file():
             _build(name, folder)
     return folder
+
+
+@functools.cache
+def real_tokenizer(name: str):
+    """One of TOKENIZERS, loaded once per process and shared (transformers builds a Qwen2
+    tokenizer from its tokenizer.json in Python, about a second a load): read it only, or
+    change a `copy.deepcopy` of it."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(real_tokenizer_dir(name))
 
 
 def _build(name: str, folder: Path) -> None:
