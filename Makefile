@@ -67,9 +67,10 @@ $(DEEPSPEED_SITE)/.installed: $(VENV)/.installed
 	$(PY) -m tests.helpers.deepspeed_site $(DEEPSPEED_SITE)
 	touch $@
 
-# two workers that steal from each other (docs/development.md: what keeps it near 3 minutes);
-# the ten slowest tests are listed at the end
+# two workers that steal from each other (docs/development.md: what keeps it short); the
+# real tokenizers are converted first (once per cache key), the ten slowest tests listed last
 test: install tokenizer-fixtures $(DEEPSPEED_SITE)/.installed
+	$(PY) -m tests.helpers.real_tokenizers
 	$(PY) -m pytest -q -n 2 --dist worksteal --durations=10
 
 $(DEMO_MODEL)/config.json: | install

@@ -205,3 +205,8 @@ def _write_tiny_config(folder: Path, tokenizer) -> None:
         "eos_token_id": tokenizer.eos_token_id,
     }
     (folder / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":  # `make test` converts them before the tests start (a no-op once done)
+    for name in TOKENIZERS:
+        print(real_tokenizer_dir(name))
