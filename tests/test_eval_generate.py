@@ -102,7 +102,7 @@ def test_served_default_limit_is_what_sequence_len_leaves(tiny_model_dir, tmp_pa
         encoding="utf-8",
     )
     with FakeEngine(lambda body, n: "English response:\nHi.\n\n中文回复：\n你好。") as server:
-        result = plug_command(
+        result = plug_in_process(
             "generate",
             "--model-dir",
             str(model_dir),
@@ -183,11 +183,11 @@ def test_training_leaves_plug_json_and_generate_needs_no_config(plug_trained, tm
     }
     args = ["--instructions", str(bench), "--max-new-tokens", "40"]
     with_config = plug_in_process("generate", str(config), *args, "--output", str(tmp_path / "a.jsonl"))
-    without = plug_command("generate", *args, "--model-dir", str(model_dir), "--output", str(tmp_path / "b.jsonl"))
+    without = plug_in_process("generate", *args, "--model-dir", str(model_dir), "--output", str(tmp_path / "b.jsonl"))
     assert with_config.returncode == 0 and without.returncode == 0, without.stderr[-2000:]
     a, b = read(tmp_path / "a.jsonl"), read(tmp_path / "b.jsonl")
     assert {k: v["raw_output"] for k, v in a.items()} == {k: v["raw_output"] for k, v in b.items()}
-    missing = plug_command("generate", *args, "--model-dir", str(tmp_path), "--output", str(tmp_path / "c.jsonl"))
+    missing = plug_in_process("generate", *args, "--model-dir", str(tmp_path), "--output", str(tmp_path / "c.jsonl"))
     assert missing.returncode != 0 and "plug.json not found" in missing.stderr
 
 
