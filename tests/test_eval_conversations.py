@@ -10,7 +10,7 @@ import shutil
 
 from axolotl_plug.args import PlugConfig
 from axolotl_plug.serving.settings import write_settings
-from tests.helpers.commands import plug_command
+from tests.helpers.commands import plug_command, plug_in_process
 from tests.helpers.engine import FakeEngine
 from tests.helpers.rows import write_jsonl
 
@@ -47,7 +47,8 @@ def model_folder(tiny_model_dir, tmp_path):
 
 
 def generate(model_dir, instructions, url, output):
-    return plug_command(
+    """`generate` against an engine, through click's runner (what it asks and writes)."""
+    return plug_in_process(
         "generate", "--model-dir", str(model_dir), "--instructions", str(instructions), "--base-url", url,
         "--max-new-tokens", "64", "--output", str(output), "--concurrency", "2", "--generator", output.stem,
     )  # fmt: skip
@@ -258,7 +259,7 @@ def test_in_process_generate_answers_the_second_turn_after_the_first_target(plug
     turns = [ROWS[0]["instruction"], ROWS[2]["instruction"]]
     instructions = write_jsonl(tmp_path / "bench.jsonl", [{"id": 7, "turns": turns, "lang": "zh"}])
     output = tmp_path / "answers.jsonl"
-    result = plug_command(
+    result = plug_in_process(
         "generate", str(config_path), "--instructions", str(instructions), "--max-new-tokens", "60",
         "--output", str(output),
     )  # fmt: skip
