@@ -103,14 +103,14 @@ def test_a_template_without_a_thinking_channel_is_refused_before_any_row(tmp_pat
 
 @pytest.mark.parametrize("template", REFUSED)
 def test_the_probe_refuses_each_template_without_a_thinking_channel(template):
-    renderer = ChatRenderer(qwen2_tokenizer(), real_chat_template(template).read_text())
+    renderer = ChatRenderer(real_tokenizer("qwen2"), real_chat_template(template).read_text())
     with pytest.raises(ThinkingTemplateError, match=f"chat template {template} {NO_CHANNEL}"):
         probe(renderer.render, template)
 
 
 @pytest.mark.parametrize("template", list(SUPPORTED))
 def test_the_probe_finds_each_templates_key_and_markers(template):
-    channel = probe(ChatRenderer(qwen2_tokenizer(), real_chat_template(template).read_text()).render, template)
+    channel = probe(ChatRenderer(real_tokenizer("qwen2"), real_chat_template(template).read_text()).render, template)
     expected = {
         "Qwen-Qwen3-0.6B": ("reasoning_content", ("<think>", "</think>")),
         "Qwen3.5-4B": ("reasoning_content", ("<think>", "</think>")),
@@ -124,7 +124,7 @@ def test_the_probe_finds_each_templates_key_and_markers(template):
 
 
 def test_markers_that_are_not_single_tokens_are_warned_about(caplog):
-    tokenizer = copy.deepcopy(qwen2_tokenizer())  # tokens are added to it below
+    tokenizer = copy.deepcopy(real_tokenizer("qwen2"))  # tokens are added to it below
     renderer = ChatRenderer(tokenizer, real_chat_template("Qwen-Qwen3-0.6B").read_text())
     with caplog.at_level(logging.WARNING):
         thinking_channel(renderer, "'qwen3.jinja'", tokenizer)
@@ -137,10 +137,6 @@ def test_markers_that_are_not_single_tokens_are_warned_about(caplog):
     with caplog.at_level(logging.WARNING):
         thinking_channel(renderer, "'qwen3.jinja'", tokenizer)
     assert not [r for r in caplog.records if "not single tokens" in r.getMessage()]
-
-
-def qwen2_tokenizer():
-    return real_tokenizer("qwen2")  # shared: the renderer only reads it
 
 
 def test_target_first_and_monolingual_are_refused_with_the_reason():
@@ -156,7 +152,9 @@ def test_a_generation_prompt_that_does_not_lead_into_the_trained_answer_is_refus
     from tests.helpers.models import bundled_chat_templates
 
     with pytest.raises(ThinkingTemplateError) as refused:
-        probe(ChatRenderer(qwen2_tokenizer(), bundled_chat_templates()["qwen3"]).render, "'qwen3' (chat_template)")
+        probe(
+            ChatRenderer(real_tokenizer("qwen2"), bundled_chat_templates()["qwen3"]).render, "'qwen3' (chat_template)"
+        )
     assert "chat template 'qwen3' (chat_template): its generation prompt ends '\\n' where a conversation" in str(
         refused.value
     )
@@ -178,7 +176,7 @@ def test_preference_rows_are_the_reasoning_channels_sft_rendering(template):
     an answer given as the model writes it (thinking, closing marker, target) or in parts."""
     from axolotl_plug.dataset.preference import preference_texts
 
-    renderer = ChatRenderer(qwen2_tokenizer(), real_chat_template(template).read_text())
+    renderer = ChatRenderer(real_tokenizer("qwen2"), real_chat_template(template).read_text())
     key = probe(renderer.render, template).key
     config = PlugConfig(target_language="zh", pivot_channel="reasoning", thinking_markers=list(THINKING[template]))
     opening, closing = THINKING[template]
@@ -253,7 +251,7 @@ def test_audit_shows_the_thinking_and_the_answer_and_checks_the_closing_marker_i
 )
 def test_the_probe_says_what_is_wrong_with_a_template(template, refusal):
     with pytest.raises(ThinkingTemplateError, match=refusal):
-        probe(ChatRenderer(qwen2_tokenizer(), template).render, "'custom.jinja'")
+        probe(ChatRenderer(real_tokenizer("qwen2"), template).render, "'custom.jinja'")
 
 
 def test_the_answer_layout_headers_and_pivot_instruction_flag_shape_the_thinking(tmp_path):
