@@ -19,6 +19,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # one thread per process: `make test` runs two workers on two cores, and the commands they
 # start run beside them; more OpenMP threads than cores spin against each other
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# axolotl saves the prepared data with `num_proc` = min(rows // 256 at least 1, this), and
+# datasets 4 saves with any `num_proc` >= 1 in a spawned pool and a manager: two fresh
+# processes that import the host again (5 CPU-s a run). 0 saves in the process itself; the
+# data saved is the same
+os.environ.setdefault("AXOLOTL_DATASET_NUM_PROC", "0")
 
 # axolotl configures logging (dictConfig, replacing the root logger's handlers) when its CLI
 # package is first imported; do it once here, as `axolotl` itself does at start-up, and not
