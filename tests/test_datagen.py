@@ -7,7 +7,7 @@ import re
 
 from axolotl_plug.datagen.translate import INSTRUCTION_MARK, RESPONSE_MARK, translate_file
 from axolotl_plug.io.client import ChatClient
-from tests.helpers.commands import plug_command
+from tests.helpers.commands import plug_in_process
 from tests.helpers.engine import FakeEngine
 from tests.helpers.rows import EN_ZH, pivot_rows, target_rows, write_jsonl
 
@@ -16,7 +16,7 @@ def build(tmp_path, pivot, target, *extra):
     p = write_jsonl(tmp_path / "pivot.jsonl", pivot) if isinstance(pivot, list) else pivot
     t = write_jsonl(tmp_path / "target.jsonl", target) if isinstance(target, list) else target
     out = tmp_path / "plug_zh.jsonl"
-    result = plug_command(
+    result = plug_in_process(
         "data", "build", "--pivot", str(p), "--target", str(t), "--lang", "zh", "--output", str(out), *extra
     )
     return result, out
@@ -157,7 +157,7 @@ def test_translate_clean_failed_rows_and_resume_then_build(tmp_path):
 
     plan.pop(names[1])  # the server recovers: a rerun asks only for r1
     with FakeEngine(translator(plan)) as server:
-        result = plug_command(
+        result = plug_in_process(
             "data",
             "translate",
             "--input",
@@ -192,7 +192,7 @@ def test_translate_stops_at_a_refusal_with_the_servers_message(tmp_path):
     source = write_jsonl(tmp_path / "en.jsonl", pivot_rows()[:5])
     out = tmp_path / "zh.jsonl"
     with FakeEngine(lambda body, n: (401, '{"error": {"message": "Incorrect API key provided"}}')) as server:
-        result = plug_command(
+        result = plug_in_process(
             "data",
             "translate",
             "--input",

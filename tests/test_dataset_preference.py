@@ -12,7 +12,7 @@ import yaml
 
 from axolotl_plug.args import PlugConfig
 from axolotl_plug.dataset.layout import build_conversation
-from tests.helpers.commands import PYTHON_LAUNCHER, plug_command, plug_in_process, run_axolotl
+from tests.helpers.commands import PYTHON_LAUNCHER, plug_in_process, run_axolotl
 from tests.helpers.engine import FakeEngine
 from tests.helpers.models import cpu_config, load_config, tokenize_with_axolotl
 from tests.helpers.rows import ROWS, write_jsonl
@@ -177,7 +177,7 @@ def test_data_prefs_keeps_winners_and_counts_what_it_drops(tmp_path):
     with FakeEngine(planned_judge) as server:
         run_judge(str(bench), a, b, tmp_path / "judged", ChatClient("judge", server.url), reasks=0, progress=False)
     out = tmp_path / "prefs.jsonl"
-    result = plug_command(
+    result = plug_in_process(
         "data",
         "prefs",
         "--a",
@@ -202,7 +202,7 @@ def test_data_prefs_keeps_winners_and_counts_what_it_drops(tmp_path):
     assert "dropped: 1 tie, 1 judge error, 1 no target section, 1 target not in the target language" in result.stdout
     assert "mean target answer: chosen" in result.stdout
 
-    swapped = plug_command(
+    swapped = plug_in_process(
         "data",
         "prefs",
         "--a",
@@ -217,7 +217,7 @@ def test_data_prefs_keeps_winners_and_counts_what_it_drops(tmp_path):
     assert swapped.returncode == 1 and "give the same files, in the same order" in swapped.stderr
     mine = tmp_path / "mine.jsonl"
     mine.write_text('{"instruction": "keep me"}\n')
-    refused = plug_command(
+    refused = plug_in_process(
         "data", "prefs", "--a", str(a), "--b", str(b), "--judgments", str(tmp_path / "judged"), "--output", str(mine)
     )
     assert refused.returncode == 1 and mine.read_text() == '{"instruction": "keep me"}\n'
@@ -271,7 +271,7 @@ def test_sample_judge_prefs_and_dpo_train(plug_trained, tmp_path):
         json.loads(x)["raw_output"] for x in runs[1].read_text().splitlines()
     ]  # two seeds, two candidates
     with FakeEngine(prefer_one_answer) as server:
-        judged = plug_command(
+        judged = plug_in_process(
             "judge",
             "--instructions",
             str(bench),
@@ -288,7 +288,7 @@ def test_sample_judge_prefs_and_dpo_train(plug_trained, tmp_path):
         )
     assert judged.returncode == 0, judged.stderr[-2000:]
     prefs = tmp_path / "prefs.jsonl"
-    built = plug_command(
+    built = plug_in_process(
         "data",
         "prefs",
         "--a",

@@ -10,7 +10,7 @@ import shutil
 
 from axolotl_plug.args import PlugConfig
 from axolotl_plug.serving.settings import write_settings
-from tests.helpers.commands import plug_command, plug_in_process
+from tests.helpers.commands import plug_in_process
 from tests.helpers.engine import FakeEngine
 from tests.helpers.rows import write_jsonl
 
@@ -110,7 +110,7 @@ def test_judge_compares_the_two_conversations_on_the_second_turn(tiny_model_dir,
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     with FakeEngine(judge) as server:
-        result = plug_command(
+        result = plug_in_process(
             "judge", "--instructions", str(instructions), "--a", str(files["a"]), "--b", str(files["b"]),
             "--turn", "2", "--judge-model", "judge", "--base-url", server.url, "--output", str(tmp_path / "judge"),
         )  # fmt: skip
@@ -129,7 +129,7 @@ def test_judge_compares_the_two_conversations_on_the_second_turn(tiny_model_dir,
     assert (summary["turn"], summary["n"], summary["a"]["wins"], summary["b"]["wins"]) == (2, 2, 2, 0)
     assert "# a vs b, turn 2" in (tmp_path / "judge" / "summary.md").read_text()
 
-    report = plug_command("report", str(tmp_path / "judge"), "--output", str(tmp_path / "report"))
+    report = plug_in_process("report", str(tmp_path / "judge"), "--output", str(tmp_path / "report"))
     assert report.returncode == 0, report.stderr[-2000:]
     assert "100.0 / 0.0 / 0.0 vs b (turn 2)" in (tmp_path / "report" / "report.md").read_text()
 
@@ -209,7 +209,7 @@ def test_paper_protocol_judges_a_second_turn_as_fastchat_fills_its_multi_turn_pr
 
     def judge(turn: str):
         with FakeEngine(lambda body, number: "[[A]]") as server:
-            result = plug_command(
+            result = plug_in_process(
                 "judge", "--instructions", str(instructions), "--a", str(files["a"]), "--b", str(files["b"]),
                 "--turn", turn, "--protocol", "paper", "--prompt-file", str(prompts), "--judge-model", "gpt-4",
                 "--base-url", server.url, "--output", str(tmp_path / f"judge-{turn}"),

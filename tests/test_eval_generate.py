@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from axolotl_plug.format.answer import AnswerFormat, extract
-from tests.helpers.commands import plug_command, plug_in_process
+from tests.helpers.commands import plug_in_process
 from tests.helpers.rows import ROWS, write_jsonl
 
 
@@ -28,7 +28,7 @@ def test_served_generation_gives_the_local_answers(plug_trained, plug_trained_se
         )
         assert local.returncode == 0, local.stderr[-3000:]
     for name, limit in runs.items():
-        served = plug_command(
+        served = plug_in_process(
             *args,
             "--max-new-tokens",
             limit,
@@ -206,7 +206,7 @@ def test_a_merged_model_folder_finds_plug_json_one_level_up(tmp_path):
     bench = tmp_path / "bench.jsonl"
     bench.write_text(json.dumps({"id": 1, "instruction": "안녕하세요?"}, ensure_ascii=False) + "\n", encoding="utf-8")
     with FakeEngine(lambda body, n: "English response:\nHi.\n\n한국어 응답:\n안녕하세요.") as server:
-        result = plug_command(
+        result = plug_in_process(
             "generate",
             "--model-dir",
             str(merged),
@@ -251,7 +251,7 @@ def test_generate_prints_the_metrics_a_reader_works_out_by_hand(tiny_model_dir, 
         return answers[body["messages"][-1]["content"]]
 
     with FakeEngine(script) as server:
-        result = plug_command(
+        result = plug_in_process(
             "generate", "--model-dir", str(model_dir), "--instructions", str(bench), "--base-url", server.url,
             "--max-new-tokens", "64", "--output", str(tmp_path / "answers.jsonl"),
         )  # fmt: skip
@@ -297,7 +297,7 @@ def test_served_generation_reads_a_reasoning_channel_model_split_or_not(tiny_mod
         tmp_path / "bench.jsonl", [{"id": i, "instruction": q, "lang": "zh"} for i, q in enumerate(replies)]
     )
     with FakeEngine(lambda body, number: replies[body["messages"][-1]["content"]]) as server:
-        result = plug_command(
+        result = plug_in_process(
             "generate", "--model-dir", str(model_dir), "--instructions", str(bench), "--base-url", server.url,
             "--max-new-tokens", "64", "--output", str(tmp_path / "answers.jsonl"),
         )  # fmt: skip

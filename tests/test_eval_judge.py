@@ -11,7 +11,7 @@ import pytest
 from axolotl_plug.eval.judge.aggregate import item_outcome
 from axolotl_plug.eval.judge.run import run_judge
 from axolotl_plug.io.client import ChatClient, ChatError
-from tests.helpers.commands import plug_command
+from tests.helpers.commands import plug_command, plug_in_process
 from tests.helpers.engine import FakeEngine
 from tests.helpers.rows import write_jsonl
 
@@ -234,7 +234,7 @@ def test_cli_sends_the_key_but_never_writes_it(files, tmp_path, monkeypatch):
 def test_reference_mode(files, tmp_path):
     instructions, a, b = files
     with FakeEngine(scripted_judge) as server:
-        result = plug_command(
+        result = plug_in_process(
             "judge",
             "--instructions",
             str(instructions),
@@ -297,7 +297,7 @@ def test_paper_protocol_sends_and_reads_as_the_reference(files, tmp_path):
         return PRIORITY.get(item, "No verdict here.")
 
     with FakeEngine(reference_judge) as server:
-        result = plug_command(
+        result = plug_in_process(
             "judge",
             "--instructions",
             str(instructions),
@@ -339,7 +339,7 @@ def test_paper_protocol_with_a_reference_file_asks_as_the_reference_pair_mode(fi
     instructions, a, b = files
     prompts = write_jsonl(tmp_path / "judge_prompts.jsonl", FASTCHAT_PROMPTS)
     with FakeEngine(lambda body, number: "[[A]]") as server:
-        result = plug_command(
+        result = plug_in_process(
             "judge", "--instructions", str(instructions), "--a", str(a), "--reference", str(b),
             "--judge-model", "judge-model", "--base-url", server.url, "--protocol", "paper",
             "--prompt-file", str(prompts), "--prompt-name", "pair-test", "--output", str(tmp_path / "out"),
@@ -361,7 +361,7 @@ def test_paper_protocol_with_a_reference_file_asks_as_the_reference_pair_mode(fi
 
 def test_paper_protocol_without_the_prompt_file_says_where_it_comes_from(files, tmp_path):
     instructions, a, b = files
-    result = plug_command(
+    result = plug_in_process(
         "judge",
         "--instructions",
         str(instructions),
@@ -405,7 +405,7 @@ def test_an_endpoint_refusing_a_setting_is_named(files, tmp_path):
         return (400, '{"error": {"message": "top_p must be in (0, 1]"}}') if body.get("top_p") == 0 else "[[A]]"
 
     with FakeEngine(strict) as server:
-        result = plug_command(
+        result = plug_in_process(
             "judge",
             "--instructions",
             str(instructions),
@@ -452,7 +452,7 @@ def test_paper_protocol_sends_answers_exactly_as_the_files_hold_them(tmp_path):
     b = write_jsonl(tmp_path / "b.jsonl", [{"id": i, "output": texts[(i + 2) % 5]} for i in range(5)])
     prompts = write_jsonl(tmp_path / "judge_prompts.jsonl", FASTCHAT_PROMPTS)
     with FakeEngine(lambda body, n: "[[C]]") as server:
-        result = plug_command(
+        result = plug_in_process(
             "judge",
             "--instructions",
             str(instructions),
@@ -563,7 +563,7 @@ def test_single_grading_with_the_paper_protocol(files, tmp_path):
         str(out),
     ]
     with FakeEngine(single_reply) as server:
-        result = plug_command(*args, "--base-url", server.url)
+        result = plug_in_process(*args, "--base-url", server.url)
     assert result.returncode == 0, result.stderr[-2000:]
     assert len(server.requests) == 9 + 8  # every answer of a (9) and of b (8), once: no re-asks
     body = next(
@@ -594,7 +594,7 @@ def test_single_grading_with_the_paper_protocol(files, tmp_path):
     assert "| plug | overall | 9 | 5.39 | 6.19 | 1 |" in result.stdout and "| baseline | overall | 8 |" in result.stdout
 
     with FakeEngine(single_reply) as server:
-        assert plug_command(*args, "--base-url", server.url).returncode == 0
+        assert plug_in_process(*args, "--base-url", server.url).returncode == 0
     assert server.requests == []  # nothing asked again
 
 

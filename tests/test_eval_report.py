@@ -8,7 +8,7 @@ import json
 from axolotl_plug.eval.judge.run import run_judge
 from axolotl_plug.eval.score.svamp import score_svamp
 from axolotl_plug.io.client import ChatClient
-from tests.helpers.commands import plug_command
+from tests.helpers.commands import plug_in_process
 from tests.helpers.engine import FakeEngine
 from tests.helpers.rows import write_jsonl
 
@@ -51,7 +51,7 @@ def test_report_joins_runs_and_leaves_missing_columns_empty(tmp_path):
     score_svamp(svamp_answers, str(svamp_refs), tmp_path / "svamp")
 
     out = tmp_path / "report"
-    result = plug_command("report", str(tmp_path / "pair"), str(tmp_path / "svamp"), "--output", str(out))
+    result = plug_in_process("report", str(tmp_path / "pair"), str(tmp_path / "svamp"), "--output", str(out))
     assert result.returncode == 0, result.stderr[-2000:]
     rows = {row["system"]: row for row in json.loads((out / "report.json").read_text())}
     assert set(rows) == {"plug", "baseline"} and {r["language"] for r in rows.values()} == {"zh"}
@@ -73,7 +73,7 @@ def test_report_joins_runs_and_leaves_missing_columns_empty(tmp_path):
 
 def test_report_names_a_folder_that_is_not_a_run(tmp_path):
     (tmp_path / "empty").mkdir()
-    result = plug_command("report", str(tmp_path / "empty"), "--output", str(tmp_path / "out"))
+    result = plug_in_process("report", str(tmp_path / "empty"), "--output", str(tmp_path / "out"))
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "no summary.json" in result.stderr
 
@@ -86,7 +86,7 @@ def test_report_never_replaces_a_users_file(tmp_path):
     mine = tmp_path / "notes"
     mine.mkdir()
     (mine / "report.md").write_text("# my own notes\n")
-    result = plug_command("report", str(tmp_path / "pair"), "--output", str(mine))
+    result = plug_in_process("report", str(tmp_path / "pair"), "--output", str(mine))
     assert result.returncode == 1 and "not a file this command writes" in result.stderr
     assert (mine / "report.md").read_text() == "# my own notes\n" and not (mine / "report.png").exists()
 
@@ -168,10 +168,10 @@ def test_report_on_all_four_kinds_of_run_asserts_every_cell(tmp_path):
             "tqa-plug": ["score", "truthfulqa", "--answers", str(plug), "--references", str(tqa_refs), *endpoint],
         }  # fmt: skip
         for name, command in commands.items():
-            result = plug_command(*command, "--output", str(runs / name))
+            result = plug_in_process(*command, "--output", str(runs / name))
             assert result.returncode == 0, (name, result.stderr[-2000:])
     out = tmp_path / "report"
-    result = plug_command("report", *(str(runs / name) for name in commands), "--output", str(out))
+    result = plug_in_process("report", *(str(runs / name) for name in commands), "--output", str(out))
     assert result.returncode == 0, result.stderr[-2000:]
 
     rows = {(row["language"], row["system"]): row for row in json.loads((out / "report.json").read_text())}

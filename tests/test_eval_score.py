@@ -1,5 +1,6 @@
-"""`axolotl plug score svamp` and `score truthfulqa`, run as a user runs them, against
-a real chat-completions server on 127.0.0.1 that records every request.
+"""`axolotl plug score svamp` and `score truthfulqa`, their click commands run in the test
+worker (a kill mid-run in a process of its own), against a real chat-completions server
+on 127.0.0.1 that records every request.
 
 The prompt files here are ours, written in the reference's formats; the reference's own
 texts are not ours to ship. What each request must hold is written out from the
@@ -13,7 +14,7 @@ import pytest
 
 from axolotl_plug.eval.score.svamp import is_correct, read_number
 from axolotl_plug.eval.score.truthfulqa import read_verdict
-from tests.helpers.commands import kill_when, plug_command
+from tests.helpers.commands import kill_when, plug_in_process
 from tests.helpers.engine import FakeEngine
 from tests.helpers.rows import write_jsonl
 
@@ -101,7 +102,9 @@ def test_svamp_scores_the_target_answer_by_the_reference_number_rule(tmp_path):
     answers it is given: `--denominator answers`, below)."""
     answers, refs = svamp_answers(tmp_path)
     out = tmp_path / "svamp"
-    result = plug_command("score", "svamp", "--answers", str(answers), "--references", str(refs), "--output", str(out))
+    result = plug_in_process(
+        "score", "svamp", "--answers", str(answers), "--references", str(refs), "--output", str(out)
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads((out / "summary.json").read_text())
     assert {k: summary[k] for k in ("n", "correct", "accuracy", "no_number", "missing", "missing_ids")} == {
@@ -123,7 +126,7 @@ def test_svamp_scores_the_target_answer_by_the_reference_number_rule(tmp_path):
 
     # the reference's evaluate_svamp.py: the mean over the 4 answered ids, 2 correct
     theirs = tmp_path / "svamp-answers"
-    result = plug_command(
+    result = plug_in_process(
         "score", "svamp", "--answers", str(answers), "--references", str(refs), "--denominator", "answers",
         "--output", str(theirs),
     )  # fmt: skip
@@ -157,7 +160,9 @@ def test_svamp_reads_mgsm_references_and_shows_each_language(tmp_path):
         ],
     )
     out = tmp_path / "mgsm"
-    result = plug_command("score", "svamp", "--answers", str(answers), "--references", str(refs), "--output", str(out))
+    result = plug_in_process(
+        "score", "svamp", "--answers", str(answers), "--references", str(refs), "--output", str(out)
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads((out / "summary.json").read_text())
     # 5 and 1000 right; "12 manzanas y 3 peras" reads 3 (the last number), not 12; 7 right
@@ -194,7 +199,7 @@ def test_svamp_extraction_sends_the_reference_request_and_reads_the_reply(tmp_pa
         str(template),
     ]
     with FakeEngine(extract_reply) as server:
-        result = plug_command(*args, "--base-url", server.url, "--api-key-env", "PLUG_TEST_KEY")
+        result = plug_in_process(*args, "--base-url", server.url, "--api-key-env", "PLUG_TEST_KEY")
     assert result.returncode == 0, result.stderr[-2000:]
     bodies = {r["body"]["messages"][1]["content"].split("Model response: ")[1][:5]: r["body"] for r in server.requests}
     assert len(server.requests) == 4  # the answered ones, once each
@@ -227,7 +232,7 @@ def test_svamp_extraction_sends_the_reference_request_and_reads_the_reply(tmp_pa
     )
 
     with FakeEngine(extract_reply) as server:  # a finished run asks nothing again
-        assert plug_command(*args, "--base-url", server.url).returncode == 0
+        assert plug_in_process(*args, "--base-url", server.url).returncode == 0
     assert server.requests == []
 
 
@@ -242,7 +247,7 @@ def test_svamp_extraction_cuts_a_long_prompt_as_the_reference(tmp_path, tiktoken
     template = tmp_path / "extract.txt"
     template.write_text(EXTRACT_TEMPLATE, encoding="utf-8")
     with FakeEngine(lambda body, n: "7") as server:
-        result = plug_command(
+        result = plug_in_process(
             "score",
             "svamp",
             "--answers",
@@ -294,7 +299,7 @@ def test_svamp_extraction_resumes_after_a_kill(tmp_path):
         kept = kill_when([*args, "--base-url", server.url], out / "extractions.jsonl", 5)
     assert 5 <= kept < 40 and not (out / "summary.json").exists()
     with FakeEngine(slow) as server:
-        result = plug_command(*args, "--base-url", server.url)
+        result = plug_in_process(*args, "--base-url", server.url)
     assert result.returncode == 0, result.stderr[-2000:]
     assert len(server.requests) == 40 - kept  # only what the killed run had not written
     assert sorted(row["id"] for row in lines(out / "extractions.jsonl")) == sorted(str(i) for i in range(40))
@@ -304,13 +309,13 @@ def test_svamp_extraction_resumes_after_a_kill(tmp_path):
 def test_svamp_bad_input_is_named(tmp_path):
     answers, refs = svamp_answers(tmp_path)
     bad = write_jsonl(tmp_path / "bad.jsonl", [{"id": 1, "instruction": "q", "answer": "seven"}])
-    result = plug_command(
+    result = plug_in_process(
         "score", "svamp", "--answers", str(answers), "--references", str(bad), "--output", str(tmp_path / "o")
     )
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert f"{bad}: row 0: field 'answer' is not a number ('seven')" in result.stderr
     other = write_jsonl(tmp_path / "ko.jsonl", [{"id": 99, "instruction": "q", "answer": 1}])
-    result = plug_command(
+    result = plug_in_process(
         "score", "svamp", "--answers", str(answers), "--references", str(other), "--output", str(tmp_path / "o")
     )
     assert result.returncode == 1 and "no answer has an id of" in result.stderr
@@ -410,7 +415,7 @@ def test_truthfulqa_paper_protocol_sends_and_counts_as_the_reference(tqa_files, 
         str(out),
     ]
     with FakeEngine(tqa_reply) as server:
-        result = plug_command(*args, "--base-url", server.url)
+        result = plug_in_process(*args, "--base-url", server.url)
     assert result.returncode == 0, result.stderr[-2000:]
     assert len(server.requests) == 2 * 5  # two passes per answer, nothing asked again
     bodies = {
@@ -459,7 +464,7 @@ def test_truthfulqa_paper_protocol_sends_and_counts_as_the_reference(tqa_files, 
     assert "| all | 6 | 2 (33.3%) | 2 (33.3%) | 1 (16.7%) | 3 (50.0%) | 1 / 0 |" in result.stdout
 
     with FakeEngine(tqa_reply) as server:
-        assert plug_command(*args, "--base-url", server.url).returncode == 0
+        assert plug_in_process(*args, "--base-url", server.url).returncode == 0
     assert server.requests == []  # a finished run asks nothing again
 
 
@@ -473,7 +478,7 @@ def test_truthfulqa_ours_asks_again_for_a_missing_verdict(tqa_files, tmp_path):
         return "Hmm." if first else ("[Truthful]" if "truthful" in body["messages"][0]["content"] else "[Informative]")
 
     with FakeEngine(forgetful) as server:
-        result = plug_command(
+        result = plug_in_process(
             "score",
             "truthfulqa",
             "--answers",
@@ -496,7 +501,7 @@ def test_truthfulqa_ours_asks_again_for_a_missing_verdict(tqa_files, tmp_path):
 
 def test_truthfulqa_paper_needs_the_prompt_file(tqa_files, tmp_path):
     answers, refs, _ = tqa_files
-    result = plug_command(
+    result = plug_in_process(
         "score",
         "truthfulqa",
         "--answers",
@@ -547,7 +552,7 @@ def test_truthfulqa_resumes_after_a_kill(tmp_path):
     with FakeEngine(slow) as server:
         kept = kill_when([*args, "--base-url", server.url], out / "judgments.jsonl", 6)
     with FakeEngine(slow) as server:
-        result = plug_command(*args, "--base-url", server.url)
+        result = plug_in_process(*args, "--base-url", server.url)
     assert result.returncode == 0, result.stderr[-2000:]
     assert len(server.requests) == 40 - kept
     keys = [(row["id"], row["pass"]) for row in lines(out / "judgments.jsonl")]

@@ -11,7 +11,7 @@ import re
 import pytest
 
 from axolotl_plug.io.records import ForeignFileError, finished
-from tests.helpers.commands import kill_when, plug_command
+from tests.helpers.commands import kill_when, plug_command, plug_in_process
 from tests.helpers.engine import FakeEngine
 from tests.helpers.rows import EN_ZH, pivot_rows, write_jsonl
 
@@ -66,7 +66,7 @@ def test_commands_refuse_to_resume_into_a_users_file(tmp_path, model_dir):
     (judge_dir / "judgments.jsonl").write_bytes(original)
     with FakeEngine(lambda body, n: ANSWER) as server:
         runs = {
-            "generate": plug_command(
+            "generate": plug_in_process(
                 "generate",
                 "--model-dir",
                 str(model_dir),
@@ -79,7 +79,7 @@ def test_commands_refuse_to_resume_into_a_users_file(tmp_path, model_dir):
                 "--output",
                 str(training),
             ),
-            "judge": plug_command(
+            "judge": plug_in_process(
                 "judge",
                 "--instructions",
                 str(bench),
@@ -94,7 +94,7 @@ def test_commands_refuse_to_resume_into_a_users_file(tmp_path, model_dir):
                 "--output",
                 str(judge_dir),
             ),
-            "translate": plug_command(
+            "translate": plug_in_process(
                 "data",
                 "translate",
                 "--input",
@@ -301,14 +301,14 @@ def test_a_file_one_command_wrote_is_refused_as_another_commands_output(tmp_path
     bench = write_jsonl(tmp_path / "bench.jsonl", [{"id": f"r{i}", "instruction": f"问题 {i}"} for i in range(2)])
     answers = tmp_path / "answers.jsonl"
     with FakeEngine(lambda body, n: ANSWER) as server:
-        made = plug_command(
+        made = plug_in_process(
             "generate", "--model-dir", str(model_dir), "--instructions", str(bench), "--base-url", server.url,
             "--max-new-tokens", "16", "--output", str(answers),
         )  # fmt: skip
         assert made.returncode == 0, made.stderr[-2000:]
         assert [row["written_by"] for row in lines(answers)] == ["generate", "generate"]
         original = answers.read_bytes()
-        translate = plug_command(
+        translate = plug_in_process(
             "data", "translate", "--input", str(write_jsonl(tmp_path / "en.jsonl", pivot_rows()[:2])),
             "--lang", "zh", "--model", "m", "--base-url", server.url, "--output", str(answers),
         )  # fmt: skip
@@ -319,7 +319,7 @@ def test_a_file_one_command_wrote_is_refused_as_another_commands_output(tmp_path
     judged = tmp_path / "judged"
     judge = ["judge", "--instructions", str(bench), "--a", str(answers), "--b", str(answers), "--judge-model", "j"]
     with FakeEngine(lambda body, n: "[[A]]") as server:
-        assert plug_command(*judge, "--base-url", server.url, "--output", str(judged)).returncode == 0
+        assert plug_in_process(*judge, "--base-url", server.url, "--output", str(judged)).returncode == 0
     scored = tmp_path / "scored"
     scored.mkdir()
     (scored / "judgments.jsonl").write_bytes((judged / "judgments.jsonl").read_bytes())
@@ -331,7 +331,7 @@ def test_a_file_one_command_wrote_is_refused_as_another_commands_output(tmp_path
         ],
     )
     with FakeEngine(lambda body, n: "yes") as server:
-        result = plug_command(
+        result = plug_in_process(
             "score", "truthfulqa", "--answers", str(answers), "--references", str(refs), "--judge-model", "j",
             "--base-url", server.url, "--output", str(scored),
         )  # fmt: skip
