@@ -11,7 +11,7 @@ import re
 import pytest
 
 from axolotl_plug.io.records import ForeignFileError, finished
-from tests.helpers.commands import kill_when, plug_command, plug_in_process
+from tests.helpers.commands import kill_when, plug_in_process
 from tests.helpers.engine import FakeEngine
 from tests.helpers.rows import EN_ZH, pivot_rows, write_jsonl
 
@@ -125,7 +125,7 @@ def zh_translation(body, number):
     return ("sleep", 0.03, f"<<<INSTRUCTION>>>\n{zh_i}\n<<<RESPONSE>>>\n{zh_r}")
 
 
-def killed_five_times(args: list[str], watched, total: int, reply, env=None) -> list[int]:
+def killed_five_times(args: list[str], watched, total: int, reply) -> list[int]:
     """Kill the command five times at random points, each after it wrote at least one
     more line, then let it finish; return the complete lines after each kill. Exactly
     five kills, each leaving work undone, or the test fails."""
@@ -134,11 +134,11 @@ def killed_five_times(args: list[str], watched, total: int, reply, env=None) -> 
     for _ in range(5):
         have = watched.read_bytes().count(b"\n") if watched.is_file() else 0
         with FakeEngine(reply) as server:
-            kept.append(kill_when([*args, "--base-url", server.url], watched, have + rng.randint(1, 2), env))
+            kept.append(kill_when([*args, "--base-url", server.url], watched, have + rng.randint(1, 2)))
         assert kept[-1] > have  # it wrote before it was killed
     assert len(kept) == 5 and kept[-1] < total, kept  # five kills, and the last left work to do
     with FakeEngine(reply) as server:
-        result = plug_command(*args, "--base-url", server.url, env=env)
+        result = plug_in_process(*args, "--base-url", server.url)
     assert result.returncode == 0, result.stderr[-2000:]
     assert len(server.requests) == total - kept[-1]  # the last run asked only for what was missing
     return kept

@@ -103,13 +103,12 @@ def plug_in_process(*args: str, input: str | None = None):
     return CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)
 
 
-def kill_when(args: list[str], path, lines: int, env: dict | None = None, timeout: float = 120.0) -> int:
+def kill_when(args: list[str], path, lines: int, timeout: float = 120.0) -> int:
     """Start `python -m axolotl_plug ARGS`, SIGKILL it once `path` holds at least `lines`
     lines (a crash in the middle of the run), and return how many complete lines the
     file holds then."""
     process = subprocess.Popen(
         [sys.executable, "-m", "axolotl_plug", *args],
-        env={**os.environ, **(env or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         stdin=subprocess.DEVNULL,
