@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.commands import plug_command
+from tests.helpers.commands import plug_in_process
 from tests.helpers.engine import FakeEngine
 from tests.helpers.rows import pivot_rows, target_rows, write_jsonl
 
@@ -95,7 +95,7 @@ def test_disk_full_names_the_file_keeps_whole_lines_and_resumes(tmp_path):
         if on_tmpfs:
             remount(disk, "size=1m")  # space freed
         with FakeEngine(lambda body, n: ANSWER) as server:
-            result = plug_command(*generate_args(tmp_path, out, server.url))
+            result = plug_in_process(*generate_args(tmp_path, out, server.url))
         assert result.returncode == 0, result.stderr[-2000:]
         assert len(server.requests) == ITEMS - len(kept)
         assert sorted(row["id"] for row in whole_lines(out)) == list(range(ITEMS))
@@ -115,7 +115,7 @@ def test_read_only_file_system_names_the_output(tmp_path):
         answers = write_jsonl(tmp_path / "a.jsonl", [{"id": 1, "output": "好"}])
         bench = write_jsonl(tmp_path / "bench.jsonl", [{"id": 1, "instruction": "问题", "lang": "zh"}])
         with FakeEngine(lambda body, n: "[[A]]") as server:
-            result = plug_command(
+            result = plug_in_process(
                 "judge",
                 "--instructions",
                 str(bench),

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from tests.helpers.commands import plug_command
+from tests.helpers.commands import plug_in_process
 from tests.helpers.engine import FakeEngine
 from tests.helpers.rows import EN_ZH, pivot_rows, target_rows, write_jsonl
 
@@ -168,7 +168,7 @@ def test_two_runs_started_together_ask_everything_once(name, inputs, tmp_path):
     if not folder:
         alone, together = alone.with_suffix(".jsonl"), together.with_suffix(".jsonl")
     with FakeEngine(reply) as server:
-        single = plug_command(*make_args(inputs), "--output", str(alone), "--base-url", server.url)
+        single = plug_in_process(*make_args(inputs), "--output", str(alone), "--base-url", server.url)
     assert single.returncode == 0, single.stderr[-2000:]
     one_run_requests = len(server.requests)
     assert one_run_requests > 0
@@ -222,7 +222,7 @@ def test_the_commands_without_requests_refuse_while_another_run_holds_the_output
     }
     holder = holding(out, folder=False)
     try:
-        result = plug_command(*build)
+        result = plug_in_process(*build)
         assert result.returncode == 1
         assert result.stderr.strip().endswith(
             f"{out} is being written by another run (process {holder.pid}); "
@@ -233,7 +233,7 @@ def test_the_commands_without_requests_refuse_while_another_run_holds_the_output
         holder.send_signal(signal.SIGKILL)  # killed: its lock must not block what comes next
         holder.wait()
     assert (tmp_path / "plug_zh.jsonl.lock").exists()  # left by the killed process
-    result = plug_command(*build)
+    result = plug_in_process(*build)
     assert result.returncode == 0, result.stderr[-2000:]
     assert len(out.read_text().splitlines()) == len(pivot_rows())
     assert not (tmp_path / "plug_zh.jsonl.lock").exists()
@@ -242,7 +242,7 @@ def test_the_commands_without_requests_refuse_while_another_run_holds_the_output
         output = tail[tail.index("--output") + 1]
         holder = holding(output, folder)
         try:
-            result = plug_command(*head, *tail)
+            result = plug_in_process(*head, *tail)
         finally:
             holder.kill()
             holder.wait()
@@ -259,9 +259,9 @@ def test_a_users_file_where_the_lock_goes_is_left_alone(tmp_path):
     pivot = write_jsonl(tmp_path / "pivot.jsonl", pivot_rows())
     target = write_jsonl(tmp_path / "target.jsonl", target_rows())
     build = ["data", "build", "--pivot", str(pivot), "--target", str(target), "--lang", "zh", "--output", str(out)]
-    result = plug_command(*build)
+    result = plug_in_process(*build)
     assert result.returncode == 1
     assert f"{mine} is in the way: this command keeps its lock there; move that file away" in result.stderr
     assert mine.read_text() == "my notes\n" and not out.exists()
     mine.write_text("4242\n")  # what a SIGKILLed run leaves
-    assert plug_command(*build).returncode == 0 and not mine.exists()
+    assert plug_in_process(*build).returncode == 0 and not mine.exists()

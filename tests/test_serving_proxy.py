@@ -20,7 +20,7 @@ from axolotl_plug.args import PlugConfig
 from axolotl_plug.format.answer import extract
 from axolotl_plug.serving.proxy import RequestError, Rewriter, plug_request
 from axolotl_plug.serving.settings import write_settings
-from tests.helpers.commands import plug_command
+from tests.helpers.commands import plug_in_process
 from tests.helpers.engine import FakeEngine
 from tests.helpers.servers import free_port, plug_serve
 
@@ -183,9 +183,9 @@ def test_unreachable_upstream_is_a_502(model_folder):
 
 
 def test_serve_needs_one_source_of_settings(tmp_path):
-    neither = plug_command("serve", "--upstream", "http://127.0.0.1:1/v1")
+    neither = plug_in_process("serve", "--upstream", "http://127.0.0.1:1/v1")
     assert neither.returncode == 2 and "give exactly one of --model-dir and --config" in neither.stderr
-    no_json = plug_command("serve", "--upstream", "http://127.0.0.1:1/v1", "--model-dir", str(tmp_path))
+    no_json = plug_in_process("serve", "--upstream", "http://127.0.0.1:1/v1", "--model-dir", str(tmp_path))
     assert no_json.returncode == 2 and "plug.json not found" in no_json.stderr
 
 
