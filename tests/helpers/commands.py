@@ -41,18 +41,18 @@ def run_axolotl(
     )
 
 
-def plug_command(*args: str, env: dict | None = None, timeout: int = 600, input: str | None = None):
+def plug_command(*args: str):
     """`python -m axolotl_plug ARGS` (the same click group as `axolotl plug`, without
     axolotl's own start-up, seconds per call), as a user runs it from the repository;
     returns the CompletedProcess. `tests/test_cli.py` checks that both list the same
     commands."""
     return subprocess.run(
         [sys.executable, "-m", "axolotl_plug", *args],
-        env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})},
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
         capture_output=True,
         text=True,
-        timeout=timeout,
-        input=input if input is not None else "",
+        timeout=600,
+        input="",
         cwd=REPO,
     )
 
